@@ -1,0 +1,2 @@
+def get_reader(path):
+    return None

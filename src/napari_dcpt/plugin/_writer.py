@@ -1,0 +1,6 @@
+def write_nifti(path, data, meta):
+    return []
+
+
+def write_dicom(path, data, meta):
+    return []
