@@ -1,0 +1,260 @@
+"""Reading and writing medical images: NIfTI, NRRD/MHA and DICOM series -> `Volume`.
+
+One entry point each way: `read` (any supported file or DICOM folder) and `write`
+(format from the output name; a name without an image extension is a folder for a
+derived DICOM series). Errors are `ReadError`/`WriteError` with one line that names
+the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from napari_dcpt.errors import DcptError, ReadError, WriteError
+from napari_dcpt.io.atomic import atomic_path, check_output
+from napari_dcpt.volume import Volume
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "InputItem",
+    "detect_format",
+    "discover",
+    "guess_modality",
+    "is_dicom_file",
+    "list_series",
+    "read",
+    "write",
+]
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
+IMAGE_SUFFIXES = NIFTI_SUFFIXES + ITK_SUFFIXES
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in IMAGE_SUFFIXES + (".dcm", ".ima"):
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def is_dicom_file(path: Path) -> bool:
+    """Cheap test: the 'DICM' marker at byte 128 (or a ``.dcm`` name)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def detect_format(path: str | os.PathLike[str]) -> str | None:
+    """``"nifti"``, ``"itk"``, ``"dicom"`` or None for what this package cannot read."""
+    p = Path(path)
+    if p.is_dir():
+        return "dicom"
+    sfx = _suffix(p)
+    if sfx in NIFTI_SUFFIXES:
+        return "nifti"
+    if sfx in ITK_SUFFIXES:
+        return "itk"
+    if sfx in (".dcm", ".ima") or (p.is_file() and is_dicom_file(p)):
+        return "dicom"
+    return None
+
+
+def guess_modality(array: np.ndarray) -> str:
+    """Guess CT or MR from intensities when no header says (NIfTI/NRRD).
+
+    CT in HU has air near -1000 and few values below -1100; MR magnitude images are
+    non-negative. Anything else stays ``"unknown"``.
+    """
+    a = np.asarray(array)
+    sample = a.ravel()[:: max(1, a.size // 200_000)].astype(np.float32)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return "unknown"
+    lo = float(np.percentile(sample, 0.5))
+    if -1100.0 <= lo <= -800.0 or (lo < -500 and float(np.min(sample)) >= -3100):
+        return "CT"
+    if lo >= 0.0:
+        return "MR"
+    return "unknown"
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    series_uid: str | None = None,
+    index: int | None = None,
+    modality: str | None = None,
+) -> Volume:
+    """Read a medical image into a `Volume`.
+
+    Parameters
+    ----------
+    path
+        A NIfTI/NRRD/MHA/MHD file, a DICOM file, or a folder (tree) of DICOM files.
+    series_uid
+        With a DICOM folder holding several series, the SeriesInstanceUID to load.
+    index
+        For a 4-D file, which 3-D volume along the fourth axis to load.
+    modality
+        ``"MR"`` or ``"CT"`` to override the header/guess; ``None`` keeps it.
+
+    Raises
+    ------
+    ReadError
+        Missing, empty, corrupt or unsupported input (one line naming the file).
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ReadError("no such file or folder", p)
+    if p.is_file() and p.stat().st_size == 0:
+        raise ReadError("file is empty (0 bytes)", p)
+    fmt = detect_format(p)
+    try:
+        if fmt == "nifti":
+            from napari_dcpt.io.nifti import read_nifti
+
+            vol = read_nifti(p, index=index)
+        elif fmt == "itk":
+            from napari_dcpt.io.itk import read_itk
+
+            vol = read_itk(p, index=index)
+        elif fmt == "dicom":
+            from napari_dcpt.io.dicom import read_dicom
+
+            vol = read_dicom(p, series_uid=series_uid)
+        else:
+            raise ReadError(
+                "unsupported file type (expected NIfTI, NRRD, MHA/MHD or DICOM)", p
+            )
+    except DcptError:
+        raise
+    except MemoryError as exc:
+        raise ReadError("image is too large for the available memory", p) from exc
+    except Exception as exc:  # a library failure we did not anticipate: still one line
+        raise ReadError(f"cannot read ({type(exc).__name__}: {exc})", p) from exc
+    if not np.issubdtype(vol.array.dtype, np.number) or np.iscomplexobj(vol.array):
+        raise ReadError(f"unsupported voxel type {vol.array.dtype}", p)
+    if vol.array.size == 0:
+        raise ReadError("image has no voxels", p)
+    if any(s <= 0 or not np.isfinite(s) for s in vol.spacing):
+        raise ReadError(f"invalid voxel spacing {vol.spacing}", p)
+    if modality is not None:
+        vol.modality = modality.upper()  # type: ignore[assignment]
+    elif vol.modality == "unknown":
+        vol.modality = guess_modality(vol.array)  # type: ignore[assignment]
+        vol.meta["modality_guessed"] = vol.modality != "unknown"
+    if vol.modality == "CT" and not vol.unit:
+        vol.unit = "HU"
+    return vol
+
+
+def write(
+    volume: Volume,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    **dicom_options: object,
+) -> Path:
+    """Write a `Volume` atomically; the format follows the output name.
+
+    ``.nii``/``.nii.gz`` -> NIfTI, ``.nrrd``/``.mha``/``.mhd`` -> SimpleITK, anything
+    else is a folder for a derived DICOM series (the volume must come from DICOM).
+    The source file is never overwritten, and an existing output only with
+    ``overwrite=True``. Returns the written path.
+    """
+    out = check_output(path, overwrite=overwrite, inputs=(volume.meta.get("path"),))
+    sfx = _suffix(out)
+    if sfx in NIFTI_SUFFIXES or sfx in ITK_SUFFIXES:
+        if sfx == ".mhd":
+            raise WriteError("write .mha (single file) instead of .mhd: it can be written atomically", out)
+        if sfx == ".nhdr":
+            raise WriteError("write .nrrd (single file) instead of .nhdr", out)
+        with atomic_path(out) as tmp:
+            if sfx in NIFTI_SUFFIXES:
+                from napari_dcpt.io.nifti import write_nifti
+
+                write_nifti(volume, tmp)
+            else:
+                from napari_dcpt.io.itk import write_itk
+
+                write_itk(volume, tmp)
+        return out
+    from napari_dcpt.io.dicom_write import write_dicom_series
+
+    write_dicom_series(volume, out, overwrite=overwrite, **dicom_options)
+    return out
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One readable input found by `discover`: a file, or a DICOM series in a folder."""
+
+    path: Path
+    series_uid: str | None = None
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable identifier (path, plus series UID for DICOM)."""
+        return f"{self.path}#{self.series_uid}" if self.series_uid else str(self.path)
+
+
+def list_series(path: str | os.PathLike[str]) -> list:
+    """The DICOM series under a file or folder (see `napari_dcpt.io.dicom.SeriesInfo`)."""
+    from napari_dcpt.io.dicom import list_dicom_series
+
+    return list_dicom_series(Path(path))
+
+
+def discover(root: str | os.PathLike[str]) -> tuple[list[InputItem], list[tuple[Path, str]]]:
+    """Find every image file and DICOM series under a folder tree.
+
+    Returns
+    -------
+    items, skipped
+        Inputs in a deterministic (sorted) order, and ``(path, reason)`` for folders
+        whose DICOM files could not be grouped into series. Non-image files are
+        ignored silently (reports, spreadsheets).
+    """
+    rootp = Path(root).expanduser()
+    if not rootp.exists():
+        raise ReadError("no such file or folder", rootp)
+    if rootp.is_file():
+        return [InputItem(rootp)], []
+    items: list[InputItem] = []
+    skipped: list[tuple[Path, str]] = []
+    dicom_dirs: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(rootp):
+        dirnames.sort()
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            fmt = detect_format(f)
+            if fmt in ("nifti", "itk"):
+                if _suffix(f) in (".raw", ".zraw"):
+                    continue
+                items.append(InputItem(f))
+            elif fmt == "dicom":
+                dicom_dirs.add(Path(dirpath))
+    for d in sorted(dicom_dirs):
+        try:
+            from napari_dcpt.io.dicom import list_dicom_series
+
+            series = list_dicom_series(d, recursive=False)
+        except DcptError as exc:
+            skipped.append((d, exc.reason))
+            continue
+        for s in series:
+            items.append(InputItem(d, s.uid, getattr(s, "description", "")))
+    items.sort(key=lambda it: it.key)
+    return items, skipped

@@ -124,7 +124,7 @@ def affine_from_dicom(
 
 def dicom_position(affine: np.ndarray, z_index: int) -> np.ndarray:
     """ImagePositionPatient (mm) of slice ``z_index`` of an array-order affine."""
-    return np.asarray(affine, dtype=np.float64) @ np.array([z_index, 0.0, 0.0, 1.0])
+    return (np.asarray(affine, dtype=np.float64) @ np.array([z_index, 0.0, 0.0, 1.0]))[:3]
 
 
 def dicom_orientation(affine: np.ndarray) -> list[float]:

@@ -1,0 +1,80 @@
+"""NIfTI-1/2 reading and writing with nibabel, affine preserved exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from napari_dcpt.errors import ReadError
+from napari_dcpt.io import geometry
+from napari_dcpt.volume import Volume
+
+
+def read_nifti(path: Path, *, index: int | None = None) -> Volume:
+    """Read a ``.nii``/``.nii.gz`` file.
+
+    A 4-D file (e.g. fMRI, DWI) is refused unless ``index`` picks one 3-D volume
+    along the fourth axis: restoring a time series as one block would mix volumes.
+    A 5-D or higher file, or a vector/RGB file, is refused.
+    """
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        shape = img.shape
+    except Exception as exc:  # nibabel raises many types for a bad header
+        raise ReadError(f"not a readable NIfTI file ({type(exc).__name__}: {exc})", path) from exc
+    if len(shape) == 4 and shape[3] == 1:
+        shape = shape[:3]
+    if len(shape) == 4:
+        if index is None:
+            raise ReadError(
+                f"4-D image with {shape[3]} volumes; choose one with index 0..{shape[3] - 1}",
+                path,
+            )
+        if not 0 <= index < shape[3]:
+            raise ReadError(f"index {index} is outside 0..{shape[3] - 1}", path)
+    elif index is not None and index != 0:
+        raise ReadError(f"index {index} given but the image is {len(shape)}-D", path)
+    if len(shape) not in (2, 3, 4):
+        raise ReadError(f"{len(shape)}-D images are not supported", path)
+    try:
+        if len(shape) == 4:
+            data = np.asanyarray(img.dataobj[..., index])
+        else:
+            data = np.asanyarray(img.dataobj).reshape(shape)
+    except Exception as exc:  # truncated file, header lying about its size
+        raise ReadError(f"cannot read voxel data ({type(exc).__name__}: {exc})", path) from exc
+    if data.dtype.fields is not None:
+        raise ReadError("RGB/vector NIfTI images are not supported", path)
+    # nibabel indexes (i, j, k) = (x, y, z); our arrays are (z, y, x).
+    array = np.ascontiguousarray(data.T)
+    affine = geometry.affine_from_nifti(img.affine)
+    header = img.header
+    return Volume(
+        array=array,
+        affine=affine,
+        meta={"format": "nifti", "path": str(path), "nifti_header": header.copy()},
+    )
+
+
+def write_nifti(volume: Volume, path: Path) -> None:
+    """Write a Volume as NIfTI-1 (``.nii`` or ``.nii.gz`` from the name) to ``path``.
+
+    sform and qform both carry the affine (code 1, scanner); a source NIfTI header
+    (intent, description, units) is reused when the volume came from NIfTI.
+    """
+    import nibabel as nib
+
+    data = volume.array.T  # (z, y, x) -> (i, j, k)
+    nifti_aff = geometry.affine_to_nifti(volume.affine)
+    header = volume.meta.get("nifti_header")
+    hdr = header.copy() if isinstance(header, nib.Nifti1Header) else None
+    img = nib.Nifti1Image(np.asarray(data), nifti_aff, header=hdr)
+    img.set_data_dtype(volume.array.dtype)
+    img.header.set_slope_inter(1.0, 0.0) if hdr is not None else None
+    img.set_sform(nifti_aff, code=1)
+    img.set_qform(nifti_aff, code=1)
+    img.header.set_xyzt_units("mm")
+    nib.save(img, str(path))
