@@ -171,7 +171,9 @@ def write(
     The source file is never overwritten, and an existing output only with
     ``overwrite=True``. Returns the written path.
     """
-    out = check_output(path, overwrite=overwrite, inputs=(volume.meta.get("path"),))
+    out = check_output(
+        path, overwrite=overwrite, inputs=(volume.meta.get("path"), volume.meta.get("source_path"))
+    )
     sfx = _suffix(out)
     if sfx in NIFTI_SUFFIXES or sfx in ITK_SUFFIXES:
         if sfx == ".mhd":

@@ -52,9 +52,15 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
     array = np.ascontiguousarray(data.T)
     affine = geometry.affine_from_nifti(img.affine)
     header = img.header
+    descrip = bytes(header["descrip"]).split(b"\0")[0].decode("latin-1")
+    modality = next(
+        (m for m in ("MR", "CT") if f"modality={m}" in descrip), "unknown"
+    )  # written by write_nifti; NIfTI has no modality field of its own
     return Volume(
         array=array,
         affine=affine,
+        modality=modality,  # type: ignore[arg-type]
+        unit="HU" if modality == "CT" else "",
         meta={"format": "nifti", "path": str(path), "nifti_header": header.copy()},
     )
 
@@ -77,4 +83,6 @@ def write_nifti(volume: Volume, path: Path) -> None:
     img.set_sform(nifti_aff, code=1)
     img.set_qform(nifti_aff, code=1)
     img.header.set_xyzt_units("mm")
+    if volume.modality in ("MR", "CT"):
+        img.header["descrip"] = f"napari-dcpt modality={volume.modality}".encode()
     nib.save(img, str(path))
