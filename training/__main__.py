@@ -1,0 +1,90 @@
+"""Command line of the training recipe: ``python -m training <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from napari_dcpt.errors import DcptError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="YAML training config (training/configs/)")
+    p.add_argument("--run-dir", required=True, help="folder for checkpoints, logs, metrics")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
+    p.add_argument("--data-root", default=None, help="override data.root of the config")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (one sub-command per stage)."""
+    ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pretrain", help="DCPT stage 1: degradation-classification pre-training")
+    _common(p)
+    p = sub.add_parser("finetune", help="DCPT stage 2: all-in-one restoration from --init")
+    _common(p)
+    p.add_argument("--init", default=None, help="pre-training checkpoint (last.pt)")
+    p = sub.add_parser("ablation", help="stage 2 from random init, same total step budget")
+    _common(p)
+    p = sub.add_parser("evaluate", help="PSNR/SSIM and accuracy per type and severity")
+    p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) or weights (.safetensors)")
+    p.add_argument("--config", default=None, help="config for the data (default: checkpoint's)")
+    p.add_argument("--out", required=True, help="output folder for eval.md/json/png")
+    p.add_argument("--samples", type=int, default=8, help="slices per type and severity")
+    p.add_argument("--data-root", default=None, help="override data.root")
+    p.add_argument("--threads", type=int, default=None)
+    p = sub.add_parser("export", help="write the EMA weights as a .safetensors weights file")
+    p.add_argument("checkpoint", help="training checkpoint (last.pt)")
+    p.add_argument("out", help="output .safetensors")
+    p.add_argument("--raw", action="store_true", help="export raw weights instead of the EMA")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("pretrain", "finetune", "ablation"):
+            from napari_dcpt.config import load_training_config
+            from training.engine import train
+
+            cfg = load_training_config(args.config)
+            if args.data_root:
+                cfg.data.root = args.data_root
+            return train(
+                cfg,
+                args.command,
+                args.run_dir,
+                init=getattr(args, "init", None),
+                resume=args.resume,
+                threads=args.threads,
+                device=args.device,
+            )
+        if args.command == "evaluate":
+            from training.evaluate import evaluate
+
+            evaluate(
+                args.checkpoint,
+                args.out,
+                config=args.config,
+                samples=args.samples,
+                data_root=args.data_root,
+                threads=args.threads,
+            )
+            return 0
+        if args.command == "export":
+            from training.export import export
+
+            path = export(args.checkpoint, args.out, ema=not args.raw)
+            print(path)
+            return 0
+    except DcptError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
