@@ -189,8 +189,7 @@ def test_nan_values_are_refused(tmp_path, source):
     assert not (tmp_path / "out").exists()
 
 
-def test_enhanced_and_big_endian_sources_are_written_as_single_frames(tmp_path):
-    # pydicom's bundled samples: a big-endian MR slice and (if cached) nothing else needed
+def test_big_endian_source_is_rewritten_little_endian(tmp_path):
     src = pydicom.data.get_testdata_file("MR_small_bigendian.dcm")
     vol = read_dicom(src)
     files = write_dicom_series(vol, tmp_path / "out")

@@ -545,7 +545,8 @@ def read_dicom(
     except MemoryError:
         raise
     except Exception as exc:  # never let a raw library exception escape
-        raise ReadError(f"could not read DICOM ({type(exc).__name__}: {exc})", p) from exc
+        # Only the exception type: its text may quote header values (patient data).
+        raise ReadError(f"could not read DICOM ({type(exc).__name__})", p) from exc
 
 
 def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:

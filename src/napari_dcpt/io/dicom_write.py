@@ -208,9 +208,9 @@ def write_dicom_series(
                 ds.save_as(tmp / names[k], enforce_file_format=True)
             except OSError:
                 raise  # atomic_path turns it into a WriteError naming the output
-            except Exception as exc:  # an invalid carried-over value: ours to report
+            except Exception as exc:  # an invalid carried-over value (its text may be PHI)
                 raise WriteError(
-                    f"could not encode slice {k + 1} ({type(exc).__name__}: {exc})", out
+                    f"could not encode slice {k + 1} ({type(exc).__name__})", out
                 ) from exc
     return [out / n for n in names]
 
