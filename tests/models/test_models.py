@@ -1,0 +1,120 @@
+"""Backbone and DCPT classifier: shapes, padding, global residual, registered stages, size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from napari_dcpt.config import ClassifierConfig, ModelConfig, load_training_config
+from napari_dcpt.models import build_model, count_parameters
+
+CONFIGS = Path(__file__).parents[2] / "training" / "configs"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize(
+    ("cfg", "shape"),
+    [
+        (ModelConfig(width=8), (2, 1, 37, 50)),
+        (ModelConfig(width=8, in_slices=3), (2, 3, 33, 31)),
+        (ModelConfig(width=8, spatial_dims=3, enc_blocks=(1,), dec_blocks=(1,)), (1, 1, 9, 13, 10)),
+    ],
+)
+def test_any_input_size_gives_one_output_channel(cfg: ModelConfig, shape: tuple) -> None:
+    model = build_model(cfg, n_classes=5)
+    x = torch.rand(shape)
+
+    restored, logits, sev = model(x, return_aux=True)
+
+    assert restored.shape == (shape[0], 1, *shape[2:])
+    assert logits.shape == (shape[0], 5)
+    assert sev.shape == (shape[0], 5, 4)
+    assert torch.equal(model(x), restored)
+
+
+def test_global_residual_restores_identity_when_ending_is_zero() -> None:
+    model = build_model(ModelConfig(width=8, in_slices=3), n_classes=3)
+    torch.nn.init.zeros_(model.backbone.ending.weight)
+    torch.nn.init.zeros_(model.backbone.ending.bias)
+    x = torch.rand(2, 3, 24, 24)
+
+    out = model(x)
+
+    torch.testing.assert_close(out, x[:, 1:2])
+
+
+def test_wrong_channel_count_names_x() -> None:
+    model = build_model(ModelConfig(width=8, in_slices=3), n_classes=3)
+    with pytest.raises(ValueError, match="x: expected shape"):
+        model(torch.rand(1, 1, 16, 16))
+
+
+def test_classifier_gets_features_from_every_registered_stage() -> None:
+    # The reference implementation's trap: hooks selected by a name pattern found no
+    # feature in single-process runs. Here every registered stage must get a gradient.
+    cfg = ModelConfig(width=8, enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1))
+    model = build_model(cfg, n_classes=4)
+    x = torch.rand(2, 1, 32, 32)
+
+    _, logits, _ = model(x, return_aux=True)
+    logits.sum().backward()
+
+    proj = model.classifier.proj
+    assert set(model.classifier.stages) == {"middle", "dec.0", "dec.1", "dec.2"}
+    for stage in model.classifier.stages:
+        grad = proj[stage.replace(".", "_")].weight.grad
+        assert grad is not None and grad.abs().sum() > 0, stage
+    assert model.classifier.stage_logits.grad.abs().sum() > 0
+
+
+def test_classifier_refuses_missing_stage() -> None:
+    cfg = ModelConfig(width=8, classifier=ClassifierConfig(stages=("dec.0", "dec.1")))
+    model = build_model(cfg, n_classes=3)
+    _, feats = model.backbone(torch.rand(1, 1, 16, 16), return_features=True)
+    del feats["dec.0"]
+
+    with pytest.raises(ValueError, match="dec.0"):
+        model.classifier(feats)
+
+
+def test_classifier_reads_only_the_configured_stages() -> None:
+    cfg = ModelConfig(width=8, classifier=ClassifierConfig(stages=("dec.1",)))
+    model = build_model(cfg, n_classes=3)
+
+    assert model.classifier.stages == ("dec.1",)
+
+
+@pytest.mark.parametrize("name", ["mr.yaml", "ct.yaml", "tiny.yaml"])
+def test_classifier_is_at_most_a_quarter_of_the_backbone(name: str) -> None:
+    cfg = load_training_config(CONFIGS / name).model
+    model = build_model(cfg, n_classes=9)
+
+    head, body = count_parameters(model.classifier), count_parameters(model.backbone)
+
+    assert head <= body / 4, (head, body)
+
+
+def test_aux_start_classifies_only_the_second_half() -> None:
+    model = build_model(ModelConfig(width=8), n_classes=3).eval()
+    a, b = torch.rand(2, 1, 16, 16), torch.rand(3, 1, 16, 16)
+
+    _, logits_cat, _ = model(torch.cat([a, b]), return_aux=True, aux_start=2)
+    _, logits_b, _ = model(b, return_aux=True)
+
+    assert logits_cat.shape == (3, 3)
+    torch.testing.assert_close(logits_cat, logits_b, rtol=1e-5, atol=1e-5)
+
+
+def test_importing_the_models_package_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, napari_dcpt.models; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
