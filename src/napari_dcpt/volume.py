@@ -42,7 +42,7 @@ class Volume:
     affine: np.ndarray = field(default_factory=lambda: np.eye(4))
     modality: Modality = "unknown"
     unit: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold patient data
 
     def __post_init__(self) -> None:
         self.affine = np.asarray(self.affine, dtype=np.float64)
@@ -83,7 +83,8 @@ class Volume:
         """A copy with new voxels (same shape) and the same geometry and metadata."""
         if array.shape != self.array.shape:
             raise ValueError(f"shape {array.shape} differs from {self.array.shape}")
-        return replace(self, array=array, meta=dict(self.meta), **changes)
+        changes.setdefault("meta", dict(self.meta))
+        return replace(self, array=array, **changes)
 
     def describe(self) -> str:
         """One human-readable line: shape, spacing, modality (no patient data)."""

@@ -1,0 +1,58 @@
+"""`DegradationReport`: what the classifier says is wrong with a scan, per type."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SEVERITY_NAMES = ("absent", "mild", "moderate", "severe")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One degradation type: its probability and its most likely severity."""
+
+    type: str
+    probability: float
+    severity: str
+    severity_probabilities: tuple[float, ...] = ()
+
+    def label(self) -> str:
+        """Human text, e.g. ``"rician noise, moderate, p=0.93"``."""
+        sev = f", {self.severity}" if self.severity not in ("absent", "") else ""
+        return f"{self.type.replace('_', ' ')}{sev}, p={self.probability:.2f}"
+
+
+@dataclass(frozen=True)
+class DegradationReport:
+    """Per-type probabilities (multi-label), most likely first; ``clean`` included.
+
+    ``findings`` holds every vocabulary entry except ``clean``; ``clean_probability``
+    is the classifier's belief that nothing is wrong.
+    """
+
+    modality: str
+    findings: tuple[Finding, ...]
+    clean_probability: float
+    threshold: float = 0.5
+    n_samples: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def detected(self) -> tuple[Finding, ...]:
+        """Findings at or above the decision threshold."""
+        return tuple(f for f in self.findings if f.probability >= self.threshold)
+
+    def summary(self) -> str:
+        """One line for a status bar or a log."""
+        found = self.detected
+        if not found:
+            return f"{self.modality}: no degradation detected (clean, p={self.clean_probability:.2f})"
+        return f"{self.modality}: " + "; ".join(f.label() for f in found)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (for ``--report`` files)."""
+        d = asdict(self)
+        d["detected"] = [f.type for f in self.detected]
+        d["summary"] = self.summary()
+        return d

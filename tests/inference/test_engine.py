@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from napari_dcpt.errors import DcptError
+from napari_dcpt.inference import Progress, classify, restore, run
+from napari_dcpt.volume import Volume
+
+
+def test_restore_keeps_shape_dtype_geometry_and_yields_progress(tiny_weights, mr_volume):
+    gen = restore(mr_volume, model=tiny_weights, device="cpu", batch_size=2)
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert all(isinstance(e, Progress) for e in events)
+    assert events[-1].stage == "restore" and events[-1].fraction == 1.0
+    out = result.volume
+    assert out.shape == mr_volume.shape and out.array.dtype == mr_volume.array.dtype
+    np.testing.assert_array_equal(out.affine, mr_volume.affine)
+    assert out.modality == "MR"
+    assert result.report.modality == "MR"
+    assert {f.type for f in result.report.findings} == {"rician_noise", "blur"}
+
+
+def test_tiled_and_untiled_agree(tiny_weights, mr_volume):
+    from scipy.ndimage import gaussian_filter
+
+    smooth = gaussian_filter(mr_volume.array.astype(np.float32), 2).astype(np.float32)
+    vol = mr_volume.with_array(smooth)
+    whole = run(restore(vol, model=tiny_weights, device="cpu", tile=64)).volume
+    tiled = run(restore(vol, model=tiny_weights, device="cpu", tile=32, overlap=0.5)).volume
+    # The network's channel attention pools over its whole input, so a tile is not
+    # exactly a crop of the whole; Gaussian blending keeps the seams small.
+    diff = np.abs(whole.array - tiled.array)
+    scale = np.ptp(smooth)
+    assert np.mean(diff) <= 0.02 * scale
+    assert np.percentile(diff, 99) <= 0.06 * scale
+
+
+def test_preview_restores_only_requested_slices(tiny_weights, mr_volume):
+    out = run(restore(mr_volume, model=tiny_weights, device="cpu", slices=[2])).volume
+    np.testing.assert_array_equal(out.array[[0, 1, 3, 4]], mr_volume.array[[0, 1, 3, 4]])
+    assert not np.array_equal(out.array[2], mr_volume.array[2])
+
+
+def test_2d_image(tiny_weights, mr_volume):
+    img = Volume(mr_volume.array[2], mr_volume.affine, modality="MR")
+    out = run(restore(img, model=tiny_weights, device="cpu")).volume
+    assert out.shape == img.shape
+
+
+def test_classify_report_is_sorted_and_json_safe(tiny_weights, mr_volume):
+    import json
+
+    rep = classify(mr_volume, model=tiny_weights, device="cpu")
+    probs = [f.probability for f in rep.findings]
+    assert probs == sorted(probs, reverse=True)
+    assert 0 <= rep.clean_probability <= 1
+    json.dumps(rep.to_dict())
+    assert rep.summary().startswith("MR: ")
+
+
+def test_nan_and_unknown_modality_refused(tiny_weights, mr_volume):
+    bad = mr_volume.with_array(np.where(mr_volume.array > 400, np.nan, mr_volume.array))
+    with pytest.raises(DcptError, match="NaN"):
+        run(restore(bad, model=tiny_weights, device="cpu"))
+    unknown = Volume(mr_volume.array, mr_volume.affine, modality="unknown")
+    with pytest.raises(DcptError, match="modality unknown"):
+        run(restore(unknown, device="cpu"))
+
+
+def test_wrong_modality_model_refused(tiny_weights, mr_volume):
+    ct = Volume(mr_volume.array, mr_volume.affine, modality="CT")
+    with pytest.raises(DcptError, match="trained for MR"):
+        run(restore(ct, model=tiny_weights, device="cpu"))
+
+
+def test_cancel_by_closing_generator(tiny_weights, mr_volume):
+    gen = restore(mr_volume, model=tiny_weights, device="cpu", batch_size=1)
+    next(gen)
+    gen.close()  # GeneratorExit inside: nothing left running
+    with pytest.raises(StopIteration):
+        next(gen)
