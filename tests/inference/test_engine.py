@@ -33,11 +33,12 @@ def test_tiled_and_untiled_agree(tiny_weights, mr_volume):
     whole = run(restore(vol, model=tiny_weights, device="cpu", tile=64)).volume
     tiled = run(restore(vol, model=tiny_weights, device="cpu", tile=32, overlap=0.5)).volume
     # The network's channel attention pools over its whole input, so a tile is not
-    # exactly a crop of the whole; Gaussian blending keeps the seams small.
+    # exactly a crop of the whole; Gaussian blending keeps the seams small compared
+    # with what the (random, untrained) network changes at all.
     diff = np.abs(whole.array - tiled.array)
-    scale = np.ptp(smooth)
-    assert np.mean(diff) <= 0.02 * scale
-    assert np.percentile(diff, 99) <= 0.06 * scale
+    change = np.abs(whole.array - smooth)
+    assert np.mean(diff) <= 0.1 * np.mean(change)
+    assert np.median(diff) <= 0.02 * np.median(change) + 1e-3
 
 
 def test_preview_restores_only_requested_slices(tiny_weights, mr_volume):
