@@ -75,8 +75,14 @@ def test_model_config_rules() -> None:
 def test_every_field_has_a_description() -> None:
     from napari_dcpt import config as c
 
-    models = [c.ClassifierConfig, c.ModelConfig, c.DegradationSampling, c.DataConfig,
-              c.StageConfig, c.TrainingConfig]
+    models = [
+        c.ClassifierConfig,
+        c.ModelConfig,
+        c.DegradationSampling,
+        c.DataConfig,
+        c.StageConfig,
+        c.TrainingConfig,
+    ]
     for m in models:
         for name, field in m.model_fields.items():
             assert field.description, f"{m.__name__}.{name} has no description"

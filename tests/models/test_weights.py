@@ -70,7 +70,9 @@ def test_missing_keys_are_refused(saved: tuple) -> None:
     path, _, cfg = saved
 
     def deeper(h: dict) -> None:
-        h["__metadata__"]["model_config"] = cfg.model_copy(update={"middle_blocks": 3}).model_dump_json()
+        h["__metadata__"]["model_config"] = cfg.model_copy(
+            update={"middle_blocks": 3}
+        ).model_dump_json()
 
     _rewrite_header(path, deeper)
     with pytest.raises(WeightsError, match="missing"):

@@ -1,0 +1,295 @@
+"""The training recipe end to end on tiny synthetic NIfTI volumes (CPU, seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from napari_dcpt.config import load_training_config, training_config_from_dict
+
+REPO = Path(__file__).parents[2]
+TINY = REPO / "training" / "configs" / "tiny.yaml"
+HERE = Path(__file__).parent
+
+
+def _real_degradations_available() -> bool:
+    try:
+        import napari_dcpt.degradations as d
+    except ImportError:
+        return False
+    return all(hasattr(d, n) for n in ("vocabulary", "sample_record", "apply_record"))
+
+
+# Until the real simulators land, a tiny stand-in with the same API drives the pipeline.
+DEG_MODULE = "napari_dcpt.degradations" if _real_degradations_available() else "fake_degradations"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["NAPARI_DCPT_DEGRADATIONS"] = DEG_MODULE
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(REPO), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _degradations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAPARI_DCPT_DEGRADATIONS", DEG_MODULE)
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.syspath_prepend(str(REPO))  # `training/` is a top-level folder, not installed
+    torch.set_num_threads(1)
+
+
+def _phantom(rng: np.random.Generator, radius: float) -> np.ndarray:
+    z, y, x = np.mgrid[:6, :64, :64]
+    inside = (x - 32) ** 2 + (y - 32) ** 2 < radius**2
+    img = inside * (80 + 40 * np.sin(x / 4.0) * np.cos(y / 6.0) + rng.normal(0, 1, x.shape))
+    return np.clip(img, 0, None).astype(np.float32)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(["a.nii.gz", "b.nii.gz", "sub/c.nii.gz"]):
+        arr = _phantom(rng, 18 + 4 * i)  # (z, y, x) -> NIfTI (i, j, k) = (x, y, z)
+        nib.save(
+            nib.Nifti1Image(arr.transpose(2, 1, 0), np.diag([1.0, 1.0, 3.0, 1.0])), root / name
+        )
+    (root / "broken.nii.gz").write_bytes(b"this is not an image")
+    (root / "notes.txt").write_text("ignored")
+    return root
+
+
+def _config(data_dir: Path, tmp_path: Path, **stage: int) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["data"]["root"] = str(data_dir)
+    for key, value in stage.items():
+        part, field = key.split("__")
+        cfg[part][field] = value
+    out = tmp_path / "cfg.yaml"
+    out.write_text(yaml.safe_dump(cfg))
+    return out
+
+
+def _metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_pretrain_then_finetune_losses_fall_and_export_loads(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from napari_dcpt.models import load_weights
+    from training.engine import load_checkpoint, train, unwrap_state
+    from training.export import export
+
+    cfg_path = _config(data_dir, tmp_path, pretrain__val_every=10, finetune__val_every=10)
+    cfg = load_training_config(cfg_path)
+    t0 = time.perf_counter()
+
+    rc1 = train(cfg, "pretrain", tmp_path / "pre", threads=1)
+    rc2 = train(cfg, "finetune", tmp_path / "ft", init=tmp_path / "pre" / "last.pt", threads=1)
+    elapsed = time.perf_counter() - t0
+
+    assert rc1 == rc2 == 0
+    assert elapsed < 60
+    pre, ft = _metrics(tmp_path / "pre"), _metrics(tmp_path / "ft")
+    assert [m["step"] for m in pre] == [10, 20, 30, 40]
+    assert pre[-1]["train_loss"] < pre[0]["train_loss"]
+    assert pre[-1]["train_focal"] < pre[0]["train_focal"]
+    assert ft[-1]["train_l1"] < ft[0]["train_l1"]
+    # the resolved config and the data split sit beside the checkpoint
+    assert yaml.safe_load((tmp_path / "ft" / "config.yaml").read_text())["stage"] == "finetune"
+    info = json.loads((tmp_path / "ft" / "data.json").read_text())
+    assert [s["path"].endswith("broken.nii.gz") for s in info["skipped"]] == [True]
+
+    # export: EMA weights; the file alone rebuilds a network with identical outputs
+    ckpt = load_checkpoint(tmp_path / "ft" / "last.pt")
+    assert ckpt["step"] == 40 and ckpt["ema"] is not None
+    out = export(tmp_path / "ft" / "last.pt", tmp_path / "m.safetensors")
+    model, mcfg, vocab = load_weights(out)
+    from napari_dcpt.models import build_model
+
+    ref = build_model(mcfg, len(vocab)).eval()
+    ref.load_state_dict(unwrap_state(ckpt))
+    x = torch.rand(3, 1, 45, 52, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        for a, b in zip(ref(x, return_aux=True), model(x, return_aux=True)):
+            assert torch.equal(a, b)
+
+
+def test_unreadable_file_is_listed_and_skipped(data_dir: Path, tmp_path: Path) -> None:
+    from training.data import build_manifest
+
+    manifest = build_manifest(data_dir, tmp_path / "cache")
+    again = build_manifest(data_dir, tmp_path / "cache")  # served from the cache
+
+    keys = sorted(it["key"] for it in manifest["items"])
+    assert keys == ["a.nii.gz", "b.nii.gz", "sub/c.nii.gz"]
+    assert len(manifest["skipped"]) == 1
+    assert manifest["skipped"][0]["path"].endswith("broken.nii.gz")
+    assert manifest["skipped"][0]["reason"]
+    assert again == manifest
+    assert (tmp_path / "cache" / "manifest.json").is_file()
+
+
+def test_split_is_by_series_and_honours_explicit_lists() -> None:
+    from training.data import split_items
+
+    items = [{"key": f"p{i}/scan.nii.gz", "modality": "MR"} for i in range(200)]
+    items.append({"key": "ct.nii.gz", "modality": "CT"})
+    cfg = training_config_from_dict({"data": {"val_fraction": 0.25, "split_seed": 3}}).data
+
+    train, val = split_items(items, cfg)
+    train2, val2 = split_items(list(reversed(items)), cfg)
+
+    assert len(train) + len(val) == 200  # the CT item is filtered out
+    assert 30 < len(val) < 70  # ~50 expected; binomial sd ~6
+    assert {i["key"] for i in val} == {i["key"] for i in val2}
+    explicit = cfg.model_copy(update={"val_files": ("p1/*",), "train_files": ("p2/*", "p3/*")})
+    t, v = split_items(items, explicit)
+    assert [i["key"] for i in v] == ["p1/scan.nii.gz"]
+    assert [i["key"] for i in t] == ["p2/scan.nii.gz", "p3/scan.nii.gz"]
+
+
+def test_patch_samples_are_deterministic_and_on_foreground(data_dir: Path, tmp_path: Path) -> None:
+    from training.data import PatchDataset, build_manifest, degradations, load_volumes
+
+    cfg = load_training_config(_config(data_dir, tmp_path))
+    items = build_manifest(data_dir, tmp_path / "cache")["items"]
+    vols = load_volumes(items, cfg.data)
+    vocab = degradations().vocabulary("MR")
+    ds = PatchDataset(vols, cfg, cfg.finetune.degradations, vocab, seed=5)
+
+    a, b, c = ds[17], ds[17], ds[18]
+
+    assert a["degraded"].shape == (4, 1, 32, 32) and a["label"].shape == (4, len(vocab))
+    for k in a:
+        assert torch.equal(a[k], b[k])
+    assert not torch.equal(a["clean"], c["clean"])
+    # patches are centred on foreground: their centre pixel is bright
+    assert (a["clean"][:, 0, 16, 16] > cfg.data.foreground_threshold).all()
+
+
+def _run_cli(args: list[str], **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "training", *args],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.time() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.communicate()[1][-2000:]}")
+        if time.time() > end:
+            proc.kill()
+            raise AssertionError("no checkpoint appeared")
+        time.sleep(0.1)
+
+
+def test_kill_9_then_resume_reaches_the_same_final_step(data_dir: Path, tmp_path: Path) -> None:
+    from training.engine import load_checkpoint
+
+    cfg = _config(
+        data_dir,
+        tmp_path,
+        pretrain__steps=150,
+        pretrain__checkpoint_every=10,
+        pretrain__val_every=1000,
+    )
+    run = tmp_path / "run"
+    args = ["pretrain", "--config", str(cfg), "--run-dir", str(run), "--threads", "1"]
+    proc = _run_cli(args)
+    _wait_for(run / "last.pt", proc)
+
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(run / "last.pt")["step"]
+    resumed = _run_cli([*args, "--resume"])
+    _, err = resumed.communicate(timeout=120)
+
+    assert resumed.returncode == 0, err[-2000:]
+    assert 0 < killed_at < 150
+    assert f"at step {killed_at}/150" in err
+    final = load_checkpoint(run / "last.pt")
+    assert final["step"] == 150
+    assert final["scheduler"]["last_epoch"] == 150
+    assert not list(run.glob("*.tmp*"))
+
+
+def test_sigint_saves_and_exits_cleanly(data_dir: Path, tmp_path: Path) -> None:
+    from training.engine import load_checkpoint
+
+    cfg = _config(
+        data_dir,
+        tmp_path,
+        pretrain__steps=2000,
+        pretrain__checkpoint_every=10,
+        pretrain__val_every=1000,
+    )
+    run = tmp_path / "run"
+    proc = _run_cli(["pretrain", "--config", str(cfg), "--run-dir", str(run), "--threads", "1"])
+    _wait_for(run / "last.pt", proc)
+
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted at step" in err
+    step = load_checkpoint(run / "last.pt")["step"]
+    assert 10 <= step < 2000
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_write_one_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    from training.engine import load_checkpoint
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    cfg = _config(
+        data_dir, tmp_path, pretrain__steps=6, pretrain__checkpoint_every=3, pretrain__val_every=3
+    )
+    run = tmp_path / "run"
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "training",
+        "pretrain",
+        "--config",
+        str(cfg),
+        "--run-dir",
+        str(run),
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
+
+    res = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=240)
+
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert sorted(p.name for p in run.glob("*.pt")) == ["last.pt"]
+    assert load_checkpoint(run / "last.pt")["step"] == 6
+    assert [m["step"] for m in _metrics(run)] == [3, 6]  # rank 0 only
