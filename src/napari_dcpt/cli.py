@@ -1,8 +1,400 @@
-"""The `napari-dcpt` command line (placeholder until the commands land)."""
+"""The `napari-dcpt` command: info, classify, restore, batch, demo, degradations, degrade.
 
+Exit codes: 0 success; 1 error (one line on stderr naming the file); 2 usage error;
+3 `batch` finished but some inputs failed; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
 import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from napari_dcpt.errors import DcptError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("napari-dcpt: no commands yet", file=sys.stderr)
-    return 2
+def _modality(value: str | None) -> str | None:
+    return None if value in (None, "auto") else value.upper()
+
+
+def _progress(stage_total: int, desc: str, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=stage_total, desc=desc, disable=quiet, leave=False, file=sys.stderr)
+
+
+def _drive(gen: Any, quiet: bool, label: str) -> Any:
+    """Run a restore/classify generator with one progress bar per stage."""
+    bar, stage = None, None
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if p.stage != stage:
+                if bar is not None:
+                    bar.close()
+                stage = p.stage
+                bar = _progress(p.total, f"{label} {stage}", quiet)
+            bar.n = p.done
+            bar.refresh()
+    finally:
+        if bar is not None:
+            bar.close()
+        gen.close()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from napari_dcpt.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+
+
+# -- commands --------------------------------------------------------------------------
+def cmd_info(args: argparse.Namespace) -> int:
+    from napari_dcpt import io
+
+    path = Path(args.input)
+    if io.detect_format(path) == "dicom":
+        series = io.list_series(path)
+        for s in series:
+            print(f"series {s.uid}  {s.modality}  {s.n_frames} slices  {s.description!r}")
+        uids = [s.uid for s in series] if args.series is None else [args.series]
+        if len(uids) > 1:
+            print(f"{len(uids)} series: pass --series UID for the geometry of one")
+            return EXIT_OK
+    vol = io.read(path, series_uid=args.series, index=args.index)
+    guessed = " (guessed from intensities)" if vol.meta.get("modality_guessed") else ""
+    print(f"{path.name}: {vol.describe()}{guessed}")
+    print(f"  origin (LPS, mm): {tuple(round(v, 3) for v in vol.origin)}")
+    print(f"  direction (columns z, y, x): {vol.direction.round(4).tolist()}")
+    dev = vol.meta.get("spacing_deviation_mm")
+    if dev:
+        print(f"  non-uniform slice spacing: largest deviation {dev:.4g} mm")
+    return EXIT_OK
+
+
+def _load_input(args: argparse.Namespace) -> Any:
+    from napari_dcpt import io
+
+    return io.read(args.input, series_uid=args.series, index=args.index,
+                   modality=_modality(args.modality))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from napari_dcpt.inference.engine import _classify_steps, resolve_device
+
+    vol = _load_input(args)
+    report = _drive(
+        _classify_steps(vol, model=args.weights, modality=None, device=resolve_device(args.device),
+                        max_slices=args.slices, threads=args.threads),
+        args.quiet, Path(args.input).name,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"{Path(args.input).name}: {report.summary()}")
+        for f in report.findings:
+            print(f"  {f.type:<16} p={f.probability:.2f}  {f.severity}")
+        print(f"  {'clean':<16} p={report.clean_probability:.2f}")
+    return EXIT_OK
+
+
+def _restore_one(vol: Any, args: argparse.Namespace, label: str) -> Any:
+    from napari_dcpt.inference import restore
+
+    gen = restore(vol, model=args.weights, device=args.device, tile=args.tile,
+                  batch_size=args.batch_size, threads=args.threads)
+    return _drive(gen, args.quiet, label)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from napari_dcpt import io
+    from napari_dcpt.io.atomic import check_output
+
+    out = Path(args.output)
+    check_output(out, overwrite=args.overwrite, inputs=(args.input,))  # fail before work
+    vol = _load_input(args)
+    t0 = time.perf_counter()
+    result = _restore_one(vol, args, Path(args.input).name)
+    io.write(result.volume, out, overwrite=args.overwrite)
+    dt = time.perf_counter() - t0
+    if args.report:
+        _write_json(Path(args.report), {"input": str(args.input), "output": str(out),
+                                        "seconds": round(dt, 2), **result.report.to_dict()})
+    if not args.quiet:
+        print(f"{out}: restored in {dt:.1f} s; {result.report.summary()}")
+    return EXIT_OK
+
+
+def _shard(spec: str | None) -> tuple[int, int]:
+    """``K/N`` (1-based) or, under torchrun, this process's rank."""
+    if spec:
+        try:
+            k, n = (int(v) for v in spec.split("/"))
+        except ValueError:
+            raise DcptError(f"--shard must be K/N, got {spec!r}") from None
+        if not 1 <= k <= n:
+            raise DcptError(f"--shard K/N needs 1 <= K <= N, got {spec!r}")
+        return k, n
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]) + 1, int(os.environ["WORLD_SIZE"])
+    return 1, 1
+
+
+def _batch_output(item: Any, root: Path, out_dir: Path) -> Path:
+    """Mirror the input tree; a DICOM series becomes a derived-series folder named by
+    a hash of its UID (never by header text, which could hold patient data)."""
+    import hashlib
+
+    from napari_dcpt.io import IMAGE_SUFFIXES
+
+    rel = item.path.relative_to(root) if item.path != root else Path(item.path.name)
+    if item.series_uid is None and item.path.name.lower().endswith(IMAGE_SUFFIXES):
+        out = out_dir / rel
+    else:
+        tag = hashlib.sha1((item.series_uid or item.path.name).encode()).hexdigest()[:12]
+        parent = rel if item.path.is_dir() else rel.parent
+        out = out_dir / parent / f"series-{tag}"
+    out = out.resolve()
+    if out_dir.resolve() not in out.parents:
+        raise DcptError("output would leave the output folder", out)
+    return out
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    import csv
+
+    from napari_dcpt import io
+    from napari_dcpt.io.atomic import atomic_path
+
+    root, out_dir = Path(args.input_dir), Path(args.output_dir)
+    if not root.is_dir():
+        raise DcptError("not a folder", root)
+    if out_dir.resolve() == root.resolve() or root.resolve() in out_dir.resolve().parents:
+        raise DcptError("the output folder must not be inside the input folder", out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(out_dir, os.W_OK):
+        raise DcptError("output folder is not writable", out_dir)
+    items, skipped = io.discover(root)
+    k, n = _shard(args.shard)
+    mine = [it for i, it in enumerate(items) if i % n == k - 1]
+    rows: list[dict[str, Any]] = [
+        {"input": str(p), "output": "", "status": "failed", "seconds": 0, "detected": "",
+         "error": reason} for p, reason in skipped
+    ]
+    report_path = Path(args.report) if args.report else out_dir / (
+        f"report-{k}of{n}.csv" if n > 1 else "report.csv")
+
+    def save_report() -> None:
+        with atomic_path(report_path) as tmp:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["input"])
+                w.writeheader()
+                w.writerows(rows)
+        if args.json:
+            _write_json(report_path.with_suffix(".json"), rows)
+
+    if not items:
+        raise DcptError("no readable images (NIfTI, NRRD, MHA or DICOM) found", root)
+    from tqdm import tqdm
+
+    for item in tqdm(mine, desc=f"batch {k}/{n}", disable=args.quiet, file=sys.stderr):
+        label = item.key
+        row: dict[str, Any] = {"input": label, "output": "", "status": "", "seconds": 0,
+                               "detected": "", "error": ""}
+        t0 = time.perf_counter()
+        try:
+            out = _batch_output(item, root, out_dir)
+            row["output"] = str(out)
+            if out.exists() and args.resume:
+                row["status"] = "skipped"
+            else:
+                vol = io.read(item.path, series_uid=item.series_uid,
+                              modality=_modality(args.modality))
+                result = _restore_one(vol, args, item.path.name)
+                io.write(result.volume, out, overwrite=args.overwrite)
+                row["status"] = "restored"
+                row["detected"] = ";".join(f.type for f in result.report.detected) or "clean"
+        except DcptError as exc:
+            row["status"], row["error"] = "failed", str(exc)
+            print(f"error: {exc}", file=sys.stderr)
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        rows.append(row)
+        save_report()  # after every file, so a killed job still leaves its record
+    if not rows:
+        rows.append({"input": "", "output": "", "status": "", "seconds": 0, "detected": "",
+                     "error": ""})
+    save_report()
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("restored", "skipped", "failed")}
+    if not args.quiet:
+        print(f"batch {k}/{n}: {counts['restored']} restored, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed; report: {report_path}")
+    return EXIT_PARTIAL if counts["failed"] else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from napari_dcpt import io
+    from napari_dcpt.samples import sample_paths, save_comparison
+
+    out_dir = Path(args.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for modality, path in sample_paths().items():
+        vol = io.read(path)
+        t0 = time.perf_counter()
+        result = _restore_one(vol, args, path.name)
+        stem = f"{modality.lower()}_sample"
+        io.write(result.volume, out_dir / f"{stem}_restored.nii.gz", overwrite=True)
+        png = save_comparison(vol, result.volume, out_dir / f"{stem}_before_after.png",
+                              title=result.report.summary())
+        print(f"{path.name}: {vol.describe()}")
+        print(f"  degradation report: {result.report.summary()}")
+        print(f"  restored in {time.perf_counter() - t0:.1f} s -> "
+              f"{out_dir / (stem + '_restored.nii.gz')}, {png}")
+    return EXIT_OK
+
+
+def cmd_degradations(args: argparse.Namespace) -> int:
+    from napari_dcpt.degradations import registry_table
+
+    print(registry_table())
+    return EXIT_OK
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from napari_dcpt import io
+    from napari_dcpt.degradations import apply_record, sample_record
+    from napari_dcpt.io.atomic import check_output
+
+    check_output(args.output, overwrite=args.overwrite, inputs=(args.input,))
+    vol = _load_input(args)
+    if vol.modality not in ("MR", "CT"):
+        raise DcptError("modality unknown: pass --modality mr|ct", args.input)
+    try:
+        record = sample_record(vol.modality, args.seed, types=tuple(args.type),
+                               severity=args.severity, p_clean=0.0)
+        degraded = apply_record(vol.array, record, vol.spacing)
+    except ValueError as exc:
+        raise DcptError(str(exc), args.input) from exc
+    out = io.write(vol.with_array(degraded), args.output, overwrite=args.overwrite)
+    if args.record:
+        _write_json(Path(args.record), record.to_dict())
+    if not args.quiet:
+        print(f"{out}: {'+'.join(record.types)} ({', '.join(record.severities)}), seed {args.seed}")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------
+def _add_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="NIfTI/NRRD/MHA file, DICOM file or DICOM folder")
+    p.add_argument("--series", help="SeriesInstanceUID when a DICOM folder holds several")
+    p.add_argument("--index", type=int, help="volume index of a 4-D file")
+    p.add_argument("--modality", default="auto", type=str.lower, choices=["auto", "mr", "ct"],
+                   help="override the header / intensity guess")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", help="a .safetensors model (default: the shipped one)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def _add_tiling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tile", type=int, default=256, help="in-plane tile size (pixels)")
+    p.add_argument("--batch-size", type=int, default=4, help="slices/tiles per network call")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from napari_dcpt import __version__
+
+    parser = argparse.ArgumentParser(prog="napari-dcpt", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"napari-dcpt {__version__}")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="series, geometry and modality of a scan")
+    _add_input(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("classify", help="what is wrong with a scan (degradation report)")
+    _add_input(p)
+    _add_model(p)
+    p.add_argument("--slices", type=int, default=12, help="slices sampled for the report")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("restore", help="restore one scan")
+    _add_input(p)
+    p.add_argument("output", help=".nii/.nii.gz/.nrrd/.mha file, or a folder for a derived "
+                   "DICOM series")
+    _add_model(p)
+    _add_tiling(p)
+    p.add_argument("--report", help="write the degradation report (JSON) here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("batch", help="restore every scan under a folder (resumable)")
+    p.add_argument("input_dir")
+    p.add_argument("output_dir")
+    p.add_argument("--modality", default="auto", type=str.lower, choices=["auto", "mr", "ct"])
+    _add_model(p)
+    _add_tiling(p)
+    p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--report", help="CSV report path (default OUTPUT_DIR/report.csv)")
+    p.add_argument("--json", action="store_true", help="also write the report as JSON")
+    p.add_argument("--shard", help="K/N: process the K-th of N deterministic shares "
+                   "(default: the torchrun rank, else all)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("demo", help="restore the bundled MR and CT samples")
+    p.add_argument("output_dir", nargs="?", default="demo-output")
+    _add_model(p)
+    _add_tiling(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("degradations", help="list the degradation registry")
+    p.set_defaults(func=cmd_degradations)
+
+    p = sub.add_parser("degrade", help="write a degraded copy of a scan (same geometry)")
+    _add_input(p)
+    p.add_argument("output")
+    p.add_argument("--type", action="append", required=True,
+                   help="degradation type (repeat for a mixture)")
+    p.add_argument("--severity", default="moderate", choices=["mild", "moderate", "severe"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--record", help="write the degradation record (JSON) here")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_degrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (see the module docstring)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.quiet = getattr(args, "quiet", False)
+    try:
+        return int(args.func(args))
+    except DcptError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("error: out of memory (try a smaller --tile or --batch-size)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
