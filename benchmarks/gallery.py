@@ -36,7 +36,6 @@ def main() -> None:
     ct, ct_sp = _slice(data / "ct/lung1.nrrd")
     mr = mr[::-1]  # NIfTI rows run inferior->superior after transposition; show head up
     rows = [("MR", mr, mr_sp, (0, np.percentile(mr, 99.5))), ("CT", ct, ct_sp, (-1000, 400))]
-    n_cols = 1 + 3 * max(len(vocabulary(m)) - 1 for m, *_ in rows) // 1
     types = {m: vocabulary(m)[1:] for m, *_ in rows}
     n_rows = sum(len(t) for t in types.values())
     fig, axes = plt.subplots(n_rows, 4, figsize=(8, 2 * n_rows), squeeze=False)
@@ -51,7 +50,6 @@ def main() -> None:
                 axes[r, c].imshow(out, cmap="gray", vmin=lo, vmax=hi)
                 axes[r, c].set_title(f"{name} {sev}", fontsize=7)
             r += 1
-    del n_cols
     for ax in axes.ravel():
         ax.axis("off")
     fig.tight_layout()
