@@ -27,7 +27,7 @@ from napari_dcpt.config import DataConfig, DegradationSampling, TrainingConfig
 from napari_dcpt.errors import DcptError
 from napari_dcpt.inference.normalise import normaliser_for
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 def degradations() -> ModuleType:
@@ -106,7 +106,8 @@ def build_manifest(root: str | os.PathLike[str], cache_dir: str | os.PathLike[st
                 "series_uid": it.series_uid,
                 "shape": list(vol.shape),
                 "spacing": list(vol.spacing),
-                "modality": vol.modality,
+                # a modality guessed from intensities must not filter data out
+                "modality": "unknown" if vol.meta.get("modality_guessed") else vol.modality,
                 "fingerprint": fp,
             }
         )
