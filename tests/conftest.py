@@ -7,7 +7,7 @@ from pathlib import Path
 
 # torch must be imported before Qt (napari tests): both ship OpenMP/threads runtimes,
 # and loading Qt first has crashed torch here.
-import torch  # noqa: F401
+import torch
 import numpy as np
 import pytest
 
@@ -47,3 +47,20 @@ def phantom():
     arr = np.arange(7 * 11 * 13, dtype=np.int16).reshape(7, 11, 13) - 300
     arr[0, 0, 0] = 1000  # a marker that reveals any flip
     return Volume(array=arr, affine=oblique_affine(), modality="MR")
+
+
+TINY_VOCAB = ("clean", "rician_noise", "blur")
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """A tiny, randomly initialised MR model saved as a real weights file (no training)."""
+    from napari_dcpt.config import ModelConfig
+    from napari_dcpt.models import build_model, save_weights
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(width=8, enc_blocks=(1,), dec_blocks=(1,), middle_blocks=1)
+    net = build_model(cfg, len(TINY_VOCAB))
+    path = tmp_path_factory.mktemp("w") / "tiny_mr.safetensors"
+    save_weights(path, net, cfg, TINY_VOCAB, {"modality": "MR"})
+    return path

@@ -1,0 +1,113 @@
+"""The `napari-dcpt` command line, driven through `main()` (same code as the console script)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_dcpt import io
+from napari_dcpt.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
+from napari_dcpt.volume import Volume
+
+
+@pytest.fixture
+def mr_file(tmp_path, phantom):
+    rng = np.random.default_rng(5)
+    arr = (rng.random((4, 40, 44)) * 400).astype(np.int16)
+    return io.write(Volume(arr, phantom.affine, modality="MR"), tmp_path / "in" / "a.nii.gz")
+
+
+def test_info(mr_file, capsys):
+    assert main(["info", str(mr_file)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "MR 4 x 40 x 44 voxels" in out and "origin" in out
+
+
+def test_missing_input_is_one_line_exit_1(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope.nii.gz")]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope.nii.gz: no such file" in err
+
+
+def test_restore_keeps_geometry_and_writes_report(tmp_path, mr_file, tiny_weights):
+    out = tmp_path / "out" / "r.nrrd"
+    rep = tmp_path / "out" / "r.json"
+    code = main(["-q", "restore", str(mr_file), str(out), "--weights", str(tiny_weights),
+                 "--device", "cpu", "--report", str(rep)])
+    assert code == EXIT_OK
+    a, b = io.read(mr_file), io.read(out)
+    assert b.shape == a.shape and b.array.dtype == a.array.dtype
+    np.testing.assert_allclose(b.affine, a.affine, atol=1e-5)
+    report = json.loads(rep.read_text())
+    assert report["modality"] == "MR" and "findings" in report
+
+
+def test_restore_refuses_existing_output_before_work(tmp_path, mr_file, tiny_weights, capsys):
+    out = tmp_path / "exists.nii.gz"
+    out.write_bytes(b"keep me")
+    code = main(["-q", "restore", str(mr_file), str(out), "--weights", str(tiny_weights)])
+    assert code == EXIT_ERROR and out.read_bytes() == b"keep me"
+    assert "exists" in capsys.readouterr().err
+
+
+def test_classify_json(mr_file, tiny_weights, capsys):
+    assert main(["-q", "classify", str(mr_file), "--weights", str(tiny_weights), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {f["type"] for f in report["findings"]} == {"rician_noise", "blur"}
+
+
+def test_degrade_writes_same_geometry_and_record(tmp_path, mr_file):
+    out, rec = tmp_path / "d.nii.gz", tmp_path / "d.json"
+    code = main(["-q", "degrade", str(mr_file), str(out), "--type", "rician_noise",
+                 "--severity", "severe", "--seed", "3", "--record", str(rec)])
+    assert code == EXIT_OK
+    a, b = io.read(mr_file), io.read(out)
+    np.testing.assert_allclose(b.affine, a.affine, atol=1e-5)
+    assert not np.array_equal(a.array, b.array)
+    assert json.loads(rec.read_text())["types"] == ["rician_noise"]
+
+
+def test_degrade_rejects_unknown_type(tmp_path, mr_file, capsys):
+    code = main(["-q", "degrade", str(mr_file), str(tmp_path / "x.nii.gz"), "--type", "nope"])
+    assert code == EXIT_ERROR
+    assert "nope" in capsys.readouterr().err
+
+
+def test_batch_goes_past_a_bad_file_and_resumes(tmp_path, mr_file, tiny_weights):
+    root = mr_file.parent
+    sub = root / "sub"
+    sub.mkdir()
+    io.write(io.read(mr_file), sub / "b.nii.gz")
+    (root / "broken.nii.gz").write_bytes(b"not an image" * 10)
+    out = tmp_path / "restored"
+    args = ["-q", "batch", str(root), str(out), "--weights", str(tiny_weights), "--device", "cpu"]
+    assert main(args) == EXIT_PARTIAL
+    assert (out / "a.nii.gz").is_file() and (out / "sub" / "b.nii.gz").is_file()
+    rows = (out / "report.csv").read_text().splitlines()
+    assert sum(",restored," in r for r in rows) == 2
+    assert sum(",failed," in r and "broken.nii.gz" in r for r in rows) == 1
+    mtime = (out / "a.nii.gz").stat().st_mtime_ns
+    assert main([*args, "--resume"]) == EXIT_PARTIAL  # the broken file still fails
+    assert (out / "a.nii.gz").stat().st_mtime_ns == mtime  # no work done twice
+    rows = (out / "report.csv").read_text().splitlines()
+    assert sum(",skipped," in r for r in rows) == 2
+
+
+def test_batch_shards_are_disjoint_and_complete(tmp_path, mr_file, tiny_weights):
+    root = mr_file.parent
+    for i in range(3):
+        io.write(io.read(mr_file), root / f"c{i}.nii.gz")
+    outs = []
+    for k in (1, 2):
+        out = tmp_path / f"o{k}"
+        assert main(["-q", "batch", str(root), str(out), "--weights", str(tiny_weights),
+                     "--shard", f"{k}/2"]) == EXIT_OK
+        outs.append({p.name for p in out.glob("*.nii.gz")})
+    assert outs[0].isdisjoint(outs[1])
+    assert outs[0] | outs[1] == {"a.nii.gz", "c0.nii.gz", "c1.nii.gz", "c2.nii.gz"}
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["-q", "batch", str(tmp_path / "empty"), str(tmp_path / "o")]) == EXIT_ERROR
+    assert "no readable images" in capsys.readouterr().err
