@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 # torch must be imported before Qt (napari tests): both ship OpenMP/threads runtimes,
 # and loading Qt first has crashed torch here.
 import torch
-import numpy as np
-import pytest
 
 DATA = Path(os.environ.get("NAPARI_DCPT_DATA", Path.home() / ".cache" / "napari-dcpt" / "data"))
 

@@ -32,8 +32,20 @@ def test_missing_input_is_one_line_exit_1(tmp_path, capsys):
 def test_restore_keeps_geometry_and_writes_report(tmp_path, mr_file, tiny_weights):
     out = tmp_path / "out" / "r.nrrd"
     rep = tmp_path / "out" / "r.json"
-    code = main(["-q", "restore", str(mr_file), str(out), "--weights", str(tiny_weights),
-                 "--device", "cpu", "--report", str(rep)])
+    code = main(
+        [
+            "-q",
+            "restore",
+            str(mr_file),
+            str(out),
+            "--weights",
+            str(tiny_weights),
+            "--device",
+            "cpu",
+            "--report",
+            str(rep),
+        ]
+    )
     assert code == EXIT_OK
     a, b = io.read(mr_file), io.read(out)
     assert b.shape == a.shape and b.array.dtype == a.array.dtype
@@ -58,8 +70,22 @@ def test_classify_json(mr_file, tiny_weights, capsys):
 
 def test_degrade_writes_same_geometry_and_record(tmp_path, mr_file):
     out, rec = tmp_path / "d.nii.gz", tmp_path / "d.json"
-    code = main(["-q", "degrade", str(mr_file), str(out), "--type", "rician_noise",
-                 "--severity", "severe", "--seed", "3", "--record", str(rec)])
+    code = main(
+        [
+            "-q",
+            "degrade",
+            str(mr_file),
+            str(out),
+            "--type",
+            "rician_noise",
+            "--severity",
+            "severe",
+            "--seed",
+            "3",
+            "--record",
+            str(rec),
+        ]
+    )
     assert code == EXIT_OK
     a, b = io.read(mr_file), io.read(out)
     np.testing.assert_allclose(b.affine, a.affine, atol=1e-5)
@@ -100,8 +126,21 @@ def test_batch_shards_are_disjoint_and_complete(tmp_path, mr_file, tiny_weights)
     outs = []
     for k in (1, 2):
         out = tmp_path / f"o{k}"
-        assert main(["-q", "batch", str(root), str(out), "--weights", str(tiny_weights),
-                     "--shard", f"{k}/2"]) == EXIT_OK
+        assert (
+            main(
+                [
+                    "-q",
+                    "batch",
+                    str(root),
+                    str(out),
+                    "--weights",
+                    str(tiny_weights),
+                    "--shard",
+                    f"{k}/2",
+                ]
+            )
+            == EXIT_OK
+        )
         outs.append({p.name for p in out.glob("*.nii.gz")})
     assert outs[0].isdisjoint(outs[1])
     assert outs[0] | outs[1] == {"a.nii.gz", "c0.nii.gz", "c1.nii.gz", "c2.nii.gz"}

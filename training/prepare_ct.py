@@ -30,8 +30,10 @@ def _slab(vol: Volume, z0: int, z1: int) -> Volume:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=os.environ.get(
-        "NAPARI_DCPT_DATA", str(Path.home() / ".cache/napari-dcpt/data")))
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("NAPARI_DCPT_DATA", str(Path.home() / ".cache/napari-dcpt/data")),
+    )
     ap.add_argument("--out", default="runs/data/ct")
     args = ap.parse_args()
     data, out = Path(args.data).expanduser(), Path(args.out)
@@ -43,12 +45,16 @@ def main() -> None:
     head = io.read(data / "ct/head_atlas_1mm.nii.gz", modality="CT")
     arr = head.array.astype(np.int16)
     labels, _ = ndimage.label(arr == 0)
-    border = np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(),
-                                       labels[:, :, [0, -1]].ravel()]))
+    border = np.unique(
+        np.concatenate(
+            [labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]
+        )
+    )
     air = np.isin(labels, border[border > 0])
     arr[air] = -1000
-    io.write(Volume(arr, head.affine, "CT", "HU"), out / "train/head_atlas_air.nii.gz",
-             overwrite=True)
+    io.write(
+        Volume(arr, head.affine, "CT", "HU"), out / "train/head_atlas_air.nii.gz", overwrite=True
+    )
     print(f"wrote {out}/train (lung1 z0-33, head atlas) and {out}/val (lung1 z38-47)")
 
 

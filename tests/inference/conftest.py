@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+
 @pytest.fixture
 def mr_volume(phantom):
     from napari_dcpt.volume import Volume

@@ -33,7 +33,9 @@ def test_itk_affine_round_trip():
     aff = _conftest().oblique_affine()
     origin, spacing, direction = geometry.affine_to_itk(aff)
     assert spacing == pytest.approx((0.9, 0.7, 2.5))
-    np.testing.assert_allclose(geometry.affine_from_itk(origin, spacing, direction), aff, atol=1e-12)
+    np.testing.assert_allclose(
+        geometry.affine_from_itk(origin, spacing, direction), aff, atol=1e-12
+    )
 
 
 def test_dicom_affine_matches_positions():

@@ -33,15 +33,27 @@ def test_wheel_install_in_fresh_venv_finds_plugin(tmp_path):
     root = Path(__file__).resolve().parents[2]
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(root)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     # Install into a bare target folder placed first on sys.path: the wheel's own
     # files and dist-info (not the editable checkout) must provide the manifest.
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
     )
     py = sys.executable
     code = (

@@ -154,7 +154,9 @@ def _modality(volume: Volume, model: LoadedModel | None, override: str | None) -
 
 
 def _pick_model(
-    volume: Volume, model: LoadedModel | str | os.PathLike[str] | None, modality: str | None,
+    volume: Volume,
+    model: LoadedModel | str | os.PathLike[str] | None,
+    modality: str | None,
     device: str,
 ) -> tuple[LoadedModel, str]:
     if isinstance(model, LoadedModel):
@@ -196,14 +198,26 @@ def classify(
         often empty); their probabilities are averaged.
     """
     return run(
-        _classify_steps(volume, model=model, modality=modality, device=device,
-                        max_slices=max_slices, threads=threads)
+        _classify_steps(
+            volume,
+            model=model,
+            modality=modality,
+            device=device,
+            max_slices=max_slices,
+            threads=threads,
+        )
     )
 
 
 def _classify_steps(
-    volume: Volume, *, model: Any, modality: str | None, device: str, max_slices: int,
-    threads: int | None, loaded: tuple[LoadedModel, str] | None = None,
+    volume: Volume,
+    *,
+    model: Any,
+    modality: str | None,
+    device: str,
+    max_slices: int,
+    threads: int | None,
+    loaded: tuple[LoadedModel, str] | None = None,
     norm: Normaliser | None = None,
 ) -> Generator[Progress, None, DegradationReport]:
     import torch
@@ -310,8 +324,14 @@ def restore(
     lm, mod = _pick_model(volume, model, modality, dev)
     norm = _normaliser(volume, mod)
     report = yield from _classify_steps(
-        volume, model=None, modality=None, device=dev, max_slices=classify_slices,
-        threads=None, loaded=(lm, mod), norm=norm,
+        volume,
+        model=None,
+        modality=None,
+        device=dev,
+        max_slices=classify_slices,
+        threads=None,
+        loaded=(lm, mod),
+        norm=norm,
     )
     stack = _as_stack(volume)
     out = np.array(stack, dtype=np.float32, copy=True)
@@ -327,8 +347,16 @@ def restore(
         x = torch.from_numpy(norm.forward(stack)[None, None]).to(dev)
         roi = (min(64, stack.shape[0]), tile, tile)
         with torch.inference_mode():
-            y = sliding_window_inference(x, roi, batch_size, run_net, overlap=overlap,
-                                         mode="gaussian", sw_device=dev, device="cpu")
+            y = sliding_window_inference(
+                x,
+                roi,
+                batch_size,
+                run_net,
+                overlap=overlap,
+                mode="gaussian",
+                sw_device=dev,
+                device="cpu",
+            )
         out = norm.inverse(y[0, 0].float().numpy())
         yield Progress("restore", 1, 1)
     else:
@@ -344,8 +372,14 @@ def restore(
                         y = net(x)
                     else:
                         y = sliding_window_inference(
-                            x, (min(tile, h), min(tile, w)), batch_size, run_net,
-                            overlap=overlap, mode="gaussian", sw_device=dev, device="cpu",
+                            x,
+                            (min(tile, h), min(tile, w)),
+                            batch_size,
+                            run_net,
+                            overlap=overlap,
+                            mode="gaussian",
+                            sw_device=dev,
+                            device="cpu",
                         )
                 out[z0[0] : z0[-1] + 1] = norm.inverse(y[:, 0].float().cpu().numpy())
             yield Progress("restore", ci + 1, len(chunks))

@@ -47,7 +47,9 @@ class DegradationReport:
         """One line for a status bar or a log."""
         found = self.detected
         if not found:
-            return f"{self.modality}: no degradation detected (clean, p={self.clean_probability:.2f})"
+            return (
+                f"{self.modality}: no degradation detected (clean, p={self.clean_probability:.2f})"
+            )
         return f"{self.modality}: " + "; ".join(f.label() for f in found)
 
     def to_dict(self) -> dict[str, Any]:

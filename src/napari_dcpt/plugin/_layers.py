@@ -51,7 +51,11 @@ def volume_to_layer_data(volume: Volume, name: str | None = None) -> tuple:
         translate = (volume.origin[1], volume.origin[0])
         labels = ("y", "x")
     finite = data[np.isfinite(data)] if np.issubdtype(data.dtype, np.floating) else data
-    lo, hi = (float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))) if finite.size else (0.0, 1.0)
+    lo, hi = (
+        (float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5)))
+        if finite.size
+        else (0.0, 1.0)
+    )
     kwargs = {
         "name": name or layer_name(volume),
         "scale": tuple(scale),
@@ -87,9 +91,7 @@ def layer_to_volume(data: Any, attributes: dict[str, Any]) -> Volume:
         origin = (translate[2], translate[1], translate[0])
         affine = geometry.affine_from_parts(origin, scale, direction)
     modality = info.get("modality") or "unknown"
-    meta = {
-        k: info[k] for k in ("format", "series_uid") if info.get(k) is not None
-    }
+    meta = {k: info[k] for k in ("format", "series_uid") if info.get(k) is not None}
     if info.get("source_path"):
         meta["source_path"] = info["source_path"]
     return Volume(

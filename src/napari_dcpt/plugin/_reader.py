@@ -60,7 +60,9 @@ def read_layers(path: str | list[str]) -> list[tuple]:
                 layers.append(volume_to_layer_data(vol))
                 dev = vol.meta.get("spacing_deviation_mm")
                 if dev:
-                    show_warning(f"{p.name}: non-uniform slice spacing (largest deviation {dev:.3g} mm)")
+                    show_warning(
+                        f"{p.name}: non-uniform slice spacing (largest deviation {dev:.3g} mm)"
+                    )
         except DcptError as exc:
             show_error(str(exc))
     return layers or [(None,)]

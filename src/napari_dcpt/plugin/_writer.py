@@ -29,7 +29,9 @@ def write_dicom(path: str, data: Any, meta: dict) -> list[str]:
 
     out = Path(path)
     if out.name.lower().endswith(IMAGE_SUFFIXES):
-        raise WriteError("a DICOM series is written to a folder; give a name without an image extension", out)
+        raise WriteError(
+            "a DICOM series is written to a folder; give a name without an image extension", out
+        )
     vol = layer_to_volume(data, meta)
     src = vol.meta.get("source_path")
     if vol.meta.get("format") != "dicom" or not src:

@@ -38,7 +38,9 @@ def comparison_image(before: Volume, after: Volume) -> np.ndarray:
         lo, hi = 0.0, float(np.percentile(b, 99.5))
     diff = np.abs(a.astype(np.float32) - b.astype(np.float32)) * 4 + lo
     gap = np.full((b.shape[0], 4), 255, np.uint8)
-    return np.hstack([_to_uint8(b, lo, hi), gap, _to_uint8(a, lo, hi), gap, _to_uint8(diff, lo, hi)])
+    return np.hstack(
+        [_to_uint8(b, lo, hi), gap, _to_uint8(a, lo, hi), gap, _to_uint8(diff, lo, hi)]
+    )
 
 
 def save_comparison(before: Volume, after: Volume, path: Path, title: str = "") -> Path:
