@@ -298,3 +298,65 @@ def model_config_from_json(text: str, source: str | PathLike[str] | None = None)
         return ModelConfig.model_validate_json(text)
     except ValidationError as err:
         raise ConfigError(_format_error(err), source) from None
+
+
+# -- inference (GUI and scripts) ---------------------------------------------------
+class InferenceConfig(_Strict):
+    """How one restoration or classification is run (the napari widget builds this)."""
+
+    modality: Literal["auto", "MR", "CT"] = Field(
+        "auto", description="Modality of the scan; auto reads the header or guesses it."
+    )
+    weights: str | None = Field(
+        None, description="Weights file to use (None: the shipped default for the modality)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Compute device; auto picks CUDA when present."
+    )
+    tile: int = Field(
+        256,
+        ge=32,
+        le=2048,
+        description="In-plane tile size in pixels (memory grows as its square).",
+    )
+    overlap: float = Field(
+        0.125,
+        ge=0.0,
+        lt=0.9,  # restore() refuses 0.9 itself: tiles would barely advance
+        description="Fraction of a tile shared with its neighbour, for seamless blending.",
+    )
+    batch_size: int = Field(
+        4, ge=1, le=64, description="Slices or tiles run through the network at once."
+    )
+    threads: int | None = Field(
+        None, ge=1, le=256, description="Torch CPU threads (None: keep torch's own setting)."
+    )
+
+    def restore_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `napari_dcpt.inference.restore` (modality left to the caller)."""
+        return {
+            "model": self.weights or None,
+            "device": self.device,
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+        }
+
+
+def inference_config_from_dict(
+    data: dict[str, Any], source: str | PathLike[str] | None = None
+) -> InferenceConfig:
+    """Validate a plain dict as an `InferenceConfig`.
+
+    Raises
+    ------
+    ConfigError
+        One line naming each offending key (and ``source`` if given).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a mapping of keys to values", source)
+    try:
+        return InferenceConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err), source) from None
