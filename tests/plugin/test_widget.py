@@ -333,3 +333,42 @@ def test_widget_docks_from_the_manifest(make_napari_viewer):
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-dcpt", "DCPT Restore")
 
     assert widget.layer_combo.currentText() == "mr"
+
+
+@pytest.mark.parametrize(
+    ("direction", "same_plane"),
+    [
+        # z along INFERIOR: the display flips the first axis
+        (np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float), True),
+        # sagittal acquisition: the first array axis runs along L, display permutes it
+        (np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], float), False),
+    ],
+)
+def test_preview_maps_the_displayed_slice_through_the_reorientation(
+    tiny_weights, direction, same_plane
+):
+    from napari_dcpt.config import InferenceConfig
+    from napari_dcpt.inference import run
+    from napari_dcpt.io.geometry import affine_from_parts
+    from napari_dcpt.plugin._jobs import restore_job
+    from napari_dcpt.plugin._layers import volume_to_layer_data
+    from napari_dcpt.volume import Volume
+
+    # Arrange: a layer as the reader shows it (reoriented for display)
+    rng = np.random.default_rng(4)
+    arr = (rng.random((12, 16, 20)) * 400 + 100).astype(np.int16)
+    vol = Volume(arr, affine_from_parts((1.0, 2.0, 3.0), (2.0, 0.9, 0.8), direction), "MR")
+    data, attrs, _ = volume_to_layer_data(vol, name="v")
+    cfg = InferenceConfig(weights=str(tiny_weights), device="cpu", threads=1)
+    index = 3
+
+    # Act
+    full = run(restore_job(data, attrs, "v", "auto", cfg))
+    prev = run(restore_job(data, attrs, "v", "auto", cfg, preview_index=index))
+
+    # Assert: the preview is the displayed slice, at the full restore's values
+    # when the display shows acquisition slices
+    assert prev.data.shape == (1, *data.shape[1:])
+    assert not np.array_equal(prev.data[0], data[index])
+    if same_plane:
+        np.testing.assert_allclose(prev.data[0], full.data[index], atol=1)
