@@ -86,8 +86,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _load_input(args: argparse.Namespace) -> Any:
     from napari_dcpt import io
 
-    return io.read(args.input, series_uid=args.series, index=args.index,
-                   modality=_modality(args.modality))
+    return io.read(
+        args.input, series_uid=args.series, index=args.index, modality=_modality(args.modality)
+    )
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -95,9 +96,16 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     vol = _load_input(args)
     report = _drive(
-        _classify_steps(vol, model=args.weights, modality=None, device=resolve_device(args.device),
-                        max_slices=args.slices, threads=args.threads),
-        args.quiet, Path(args.input).name,
+        _classify_steps(
+            vol,
+            model=args.weights,
+            modality=None,
+            device=resolve_device(args.device),
+            max_slices=args.slices,
+            threads=args.threads,
+        ),
+        args.quiet,
+        Path(args.input).name,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -112,8 +120,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def _restore_one(vol: Any, args: argparse.Namespace, label: str) -> Any:
     from napari_dcpt.inference import restore
 
-    gen = restore(vol, model=args.weights, device=args.device, tile=args.tile,
-                  batch_size=args.batch_size, threads=args.threads)
+    gen = restore(
+        vol,
+        model=args.weights,
+        device=args.device,
+        tile=args.tile,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
     return _drive(gen, args.quiet, label)
 
 
@@ -126,11 +140,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     vol = _load_input(args)
     t0 = time.perf_counter()
     result = _restore_one(vol, args, Path(args.input).name)
-    io.write(result.volume, out, overwrite=args.overwrite)
+    io.write(result.volume, out, overwrite=args.overwrite, anonymize=args.anonymize)
     dt = time.perf_counter() - t0
     if args.report:
-        _write_json(Path(args.report), {"input": str(args.input), "output": str(out),
-                                        "seconds": round(dt, 2), **result.report.to_dict()})
+        _write_json(
+            Path(args.report),
+            {
+                "input": str(args.input),
+                "output": str(out),
+                "seconds": round(dt, 2),
+                **result.report.to_dict(),
+            },
+        )
     if not args.quiet:
         print(f"{out}: restored in {dt:.1f} s; {result.report.summary()}")
     return EXIT_OK
@@ -175,25 +196,45 @@ def cmd_batch(args: argparse.Namespace) -> int:
     import csv
 
     from napari_dcpt import io
-    from napari_dcpt.io.atomic import atomic_path
+    from napari_dcpt.io.atomic import atomic_path, remove_stale_partials
 
     root, out_dir = Path(args.input_dir), Path(args.output_dir)
     if not root.is_dir():
         raise DcptError("not a folder", root)
     if out_dir.resolve() == root.resolve() or root.resolve() in out_dir.resolve().parents:
         raise DcptError("the output folder must not be inside the input folder", out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Before any work: an output folder we cannot create or write is reported now,
+    # not after hours of restoration.
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DcptError(
+            f"cannot create the output folder ({exc.strerror or exc})", out_dir
+        ) from None
     if not os.access(out_dir, os.W_OK):
         raise DcptError("output folder is not writable", out_dir)
     items, skipped = io.discover(root)
     k, n = _shard(args.shard)
     mine = [it for i, it in enumerate(items) if i % n == k - 1]
     rows: list[dict[str, Any]] = [
-        {"input": str(p), "output": "", "status": "failed", "seconds": 0, "detected": "",
-         "error": reason} for p, reason in skipped
+        {
+            "input": str(p),
+            "output": "",
+            "status": "failed",
+            "seconds": 0,
+            "detected": "",
+            "error": reason,
+        }
+        for p, reason in skipped
     ]
-    report_path = Path(args.report) if args.report else out_dir / (
-        f"report-{k}of{n}.csv" if n > 1 else "report.csv")
+    report_path = (
+        Path(args.report)
+        if args.report
+        else out_dir / (f"report-{k}of{n}.csv" if n > 1 else "report.csv")
+    )
+    remove_stale_partials(report_path)  # left by a killed run of this shard
+    if args.json:
+        remove_stale_partials(report_path.with_suffix(".json"))
 
     def save_report() -> None:
         with atomic_path(report_path) as tmp:
@@ -210,19 +251,28 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     for item in tqdm(mine, desc=f"batch {k}/{n}", disable=args.quiet, file=sys.stderr):
         label = item.key
-        row: dict[str, Any] = {"input": label, "output": "", "status": "", "seconds": 0,
-                               "detected": "", "error": ""}
+        row: dict[str, Any] = {
+            "input": label,
+            "output": "",
+            "status": "",
+            "seconds": 0,
+            "detected": "",
+            "error": "",
+        }
         t0 = time.perf_counter()
         try:
             out = _batch_output(item, root, out_dir)
             row["output"] = str(out)
+            # A SIGKILLed earlier run leaves its temporary sibling; this output is ours.
+            remove_stale_partials(out)
             if out.exists() and args.resume:
                 row["status"] = "skipped"
             else:
-                vol = io.read(item.path, series_uid=item.series_uid,
-                              modality=_modality(args.modality))
+                vol = io.read(
+                    item.path, series_uid=item.series_uid, modality=_modality(args.modality)
+                )
                 result = _restore_one(vol, args, item.path.name)
-                io.write(result.volume, out, overwrite=args.overwrite)
+                io.write(result.volume, out, overwrite=args.overwrite, anonymize=args.anonymize)
                 row["status"] = "restored"
                 row["detected"] = ";".join(f.type for f in result.report.detected) or "clean"
         except DcptError as exc:
@@ -232,13 +282,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
         rows.append(row)
         save_report()  # after every file, so a killed job still leaves its record
     if not rows:
-        rows.append({"input": "", "output": "", "status": "", "seconds": 0, "detected": "",
-                     "error": ""})
+        rows.append(
+            {"input": "", "output": "", "status": "", "seconds": 0, "detected": "", "error": ""}
+        )
     save_report()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("restored", "skipped", "failed")}
     if not args.quiet:
-        print(f"batch {k}/{n}: {counts['restored']} restored, {counts['skipped']} skipped, "
-              f"{counts['failed']} failed; report: {report_path}")
+        print(
+            f"batch {k}/{n}: {counts['restored']} restored, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed; report: {report_path}"
+        )
     return EXIT_PARTIAL if counts["failed"] else EXIT_OK
 
 
@@ -254,12 +307,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = _restore_one(vol, args, path.name)
         stem = f"{modality.lower()}_sample"
         io.write(result.volume, out_dir / f"{stem}_restored.nii.gz", overwrite=True)
-        png = save_comparison(vol, result.volume, out_dir / f"{stem}_before_after.png",
-                              title=result.report.summary())
+        png = save_comparison(
+            vol, result.volume, out_dir / f"{stem}_before_after.png", title=result.report.summary()
+        )
         print(f"{path.name}: {vol.describe()}")
         print(f"  degradation report: {result.report.summary()}")
-        print(f"  restored in {time.perf_counter() - t0:.1f} s -> "
-              f"{out_dir / (stem + '_restored.nii.gz')}, {png}")
+        print(
+            f"  restored in {time.perf_counter() - t0:.1f} s -> "
+            f"{out_dir / (stem + '_restored.nii.gz')}, {png}"
+        )
     return EXIT_OK
 
 
@@ -280,8 +336,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     if vol.modality not in ("MR", "CT"):
         raise DcptError("modality unknown: pass --modality mr|ct", args.input)
     try:
-        record = sample_record(vol.modality, args.seed, types=tuple(args.type),
-                               severity=args.severity, p_clean=0.0)
+        record = sample_record(
+            vol.modality, args.seed, types=tuple(args.type), severity=args.severity, p_clean=0.0
+        )
         degraded = apply_record(vol.array, record, vol.spacing)
     except ValueError as exc:
         raise DcptError(str(exc), args.input) from exc
@@ -298,8 +355,13 @@ def _add_input(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="NIfTI/NRRD/MHA file, DICOM file or DICOM folder")
     p.add_argument("--series", help="SeriesInstanceUID when a DICOM folder holds several")
     p.add_argument("--index", type=int, help="volume index of a 4-D file")
-    p.add_argument("--modality", default="auto", type=str.lower, choices=["auto", "mr", "ct"],
-                   help="override the header / intensity guess")
+    p.add_argument(
+        "--modality",
+        default="auto",
+        type=str.lower,
+        choices=["auto", "mr", "ct"],
+        help="override the header / intensity guess",
+    )
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -311,6 +373,15 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 def _add_tiling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=int, default=256, help="in-plane tile size (pixels)")
     p.add_argument("--batch-size", type=int, default=4, help="slices/tiles per network call")
+
+
+def _add_anonymize(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--anonymize",
+        action="store_true",
+        help="de-identify a DICOM output (PS3.15 Annex E Basic Profile); "
+        "without it a derived series keeps the source's patient and study",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,12 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="restore one scan")
     _add_input(p)
-    p.add_argument("output", help=".nii/.nii.gz/.nrrd/.mha file, or a folder for a derived "
-                   "DICOM series")
+    p.add_argument(
+        "output", help=".nii/.nii.gz/.nrrd/.mha file, or a folder for a derived DICOM series"
+    )
     _add_model(p)
     _add_tiling(p)
     p.add_argument("--report", help="write the degradation report (JSON) here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_anonymize(p)
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("batch", help="restore every scan under a folder (resumable)")
@@ -350,10 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tiling(p)
     p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_anonymize(p)
     p.add_argument("--report", help="CSV report path (default OUTPUT_DIR/report.csv)")
     p.add_argument("--json", action="store_true", help="also write the report as JSON")
-    p.add_argument("--shard", help="K/N: process the K-th of N deterministic shares "
-                   "(default: the torchrun rank, else all)")
+    p.add_argument(
+        "--shard",
+        help="K/N: process the K-th of N deterministic shares "
+        "(default: the torchrun rank, else all)",
+    )
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("demo", help="restore the bundled MR and CT samples")
@@ -368,8 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("degrade", help="write a degraded copy of a scan (same geometry)")
     _add_input(p)
     p.add_argument("output")
-    p.add_argument("--type", action="append", required=True,
-                   help="degradation type (repeat for a mixture)")
+    p.add_argument(
+        "--type", action="append", required=True, help="degradation type (repeat for a mixture)"
+    )
     p.add_argument("--severity", default="moderate", choices=["mild", "moderate", "severe"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--record", help="write the degradation record (JSON) here")

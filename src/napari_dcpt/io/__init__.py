@@ -132,9 +132,7 @@ def read(
 
             vol = read_dicom(p, series_uid=series_uid)
         else:
-            raise ReadError(
-                "unsupported file type (expected NIfTI, NRRD, MHA/MHD or DICOM)", p
-            )
+            raise ReadError("unsupported file type (expected NIfTI, NRRD, MHA/MHD or DICOM)", p)
     except DcptError:
         raise
     except MemoryError as exc:
@@ -162,6 +160,7 @@ def write(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
+    anonymize: bool = False,
     **dicom_options: object,
 ) -> Path:
     """Write a `Volume` atomically; the format follows the output name.
@@ -170,6 +169,10 @@ def write(
     else is a folder for a derived DICOM series (the volume must come from DICOM).
     The source file is never overwritten, and an existing output only with
     ``overwrite=True``. Returns the written path.
+
+    ``anonymize=True`` de-identifies a derived DICOM series (PS3.15 Annex E Basic
+    Profile, see `napari_dcpt.io.dicom_write.write_dicom_series`); NIfTI/NRRD/MHA
+    outputs carry no patient module, only geometry and the modality.
     """
     out = check_output(
         path, overwrite=overwrite, inputs=(volume.meta.get("path"), volume.meta.get("source_path"))
@@ -177,7 +180,9 @@ def write(
     sfx = _suffix(out)
     if sfx in NIFTI_SUFFIXES or sfx in ITK_SUFFIXES:
         if sfx == ".mhd":
-            raise WriteError("write .mha (single file) instead of .mhd: it can be written atomically", out)
+            raise WriteError(
+                "write .mha (single file) instead of .mhd: it can be written atomically", out
+            )
         if sfx == ".nhdr":
             raise WriteError("write .nrrd (single file) instead of .nhdr", out)
         with atomic_path(out) as tmp:
@@ -192,7 +197,7 @@ def write(
         return out
     from napari_dcpt.io.dicom_write import write_dicom_series
 
-    write_dicom_series(volume, out, overwrite=overwrite, **dicom_options)
+    write_dicom_series(volume, out, overwrite=overwrite, anonymize=anonymize, **dicom_options)  # type: ignore[arg-type]
     return out
 
 

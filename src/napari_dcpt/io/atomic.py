@@ -78,3 +78,35 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise WriteError(f"could not write ({exc.strerror or exc})", out) from exc
         raise
+
+
+def remove_stale_partials(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary siblings of ``path`` left by an `atomic_path` write that was killed.
+
+    A ``kill -9`` (or power loss) skips `atomic_path`'s clean-up, leaving
+    ``.<stem>.partial-<8 hex><suffix>`` beside the output. Only names of exactly that
+    form for this output are touched, so a caller that owns ``path`` (a resumed batch)
+    may call it safely while other processes write other outputs in the same folder.
+
+    Returns
+    -------
+    list of Path
+        What was removed.
+    """
+    import re
+
+    out = Path(path)
+    suffix = "".join(out.suffixes) if out.suffixes else ""
+    stem = out.name[: len(out.name) - len(suffix)] if suffix else out.name
+    pattern = re.compile(rf"\.{re.escape(stem)}\.partial-[0-9a-f]{{8}}{re.escape(suffix)}")
+    removed: list[Path] = []
+    if not out.parent.is_dir():
+        return removed
+    for p in out.parent.iterdir():
+        if pattern.fullmatch(p.name):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed

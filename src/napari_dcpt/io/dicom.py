@@ -19,11 +19,12 @@ Choices (also listed in the reader tests):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,19 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from napari_dcpt.errors import DcptError, GeometryError, ReadError
 from napari_dcpt.io.geometry import affine_from_dicom, slice_normal
+from napari_dcpt.io.memory import check_fits_in_memory
 from napari_dcpt.volume import Modality, Volume
 
-__all__ = ["SeriesInfo", "is_dicom", "list_dicom_series", "read_dicom"]
+__all__ = ["SeriesInfo", "is_dicom", "list_dicom_series", "quiet_pydicom", "read_dicom"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +109,24 @@ class _Frame:
     intercept: float
     rescale_type: str | None
     per_frame_geometry: bool  # positions come per frame (single-frame or Enhanced file)
+
+
+@contextlib.contextmanager
+def quiet_pydicom() -> Iterator[None]:
+    """Decode values without pydicom's validation warnings and log lines.
+
+    pydicom quotes an invalid value in its warning ("Invalid value for VR DS:
+    'Doe^Jane'"), which would put header text (patient data) on stderr and in logs.
+    Values are still checked where they are used (`_floats`, rescale), by our code,
+    whose messages name the attribute and never the value.
+    """
+    settings = pydicom.config.settings
+    old = settings.reading_validation_mode
+    settings.reading_validation_mode = pydicom.config.IGNORE
+    try:
+        yield
+    finally:
+        settings.reading_validation_mode = old
 
 
 # -- discovery ---------------------------------------------------------------------
@@ -421,8 +446,13 @@ def list_dicom_series(path: str | os.PathLike[str], *, recursive: bool = True) -
     list of SeriesInfo
         Sorted by series description, then UID.
     """
+    with quiet_pydicom():
+        return _list_dicom_series(Path(path), recursive)
+
+
+def _list_dicom_series(path: Path, recursive: bool) -> list[SeriesInfo]:
     out: list[SeriesInfo] = []
-    for uid, files in _scan(Path(path), recursive).items():
+    for uid, files in _scan(path, recursive).items():
         files.sort(key=lambda t: str(t[0]))
         ds0 = files[0][1]
         n = sum(int(ds.get("NumberOfFrames", 1) or 1) for _, ds in files)
@@ -453,6 +483,17 @@ def _load_pixels(path: Path) -> np.ndarray:
         raise ReadError("no pixel data (is the file truncated?)", path)
     file_meta = getattr(ds, "file_meta", None)
     ts = getattr(file_meta, "TransferSyntaxUID", None)
+    if ts is None:
+        # No file meta (ACR-NEMA style, or stripped by an export): the parser found
+        # the encoding itself; tell the pixel decoder what it was.
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        ts = (
+            ImplicitVRLittleEndian
+            if implicit
+            else (ExplicitVRLittleEndian if little is not False else ExplicitVRBigEndian)
+        )
+        ds.file_meta = file_meta = file_meta or pydicom.dataset.FileMetaDataset()
+        file_meta.TransferSyntaxUID = ts
     if ts is not None:
         ts = UID(str(ts))
         if ts.is_compressed:
@@ -539,7 +580,8 @@ def read_dicom(
     """
     p = Path(path).expanduser()
     try:
-        return _read_dicom(p, series_uid, recursive)
+        with quiet_pydicom():
+            return _read_dicom(p, series_uid, recursive)
     except DcptError:
         raise
     except MemoryError:
@@ -563,9 +605,17 @@ def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:
         series_uid = next(iter(series))
     if series_uid not in series:
         raise ReadError(f"no series with SeriesInstanceUID {series_uid}", p)
-    files = sorted(series[series_uid], key=lambda t: str(t[0]))
+    files = _drop_duplicate_instances(sorted(series[series_uid], key=lambda t: str(t[0])))
+    for keyword, what in (("PatientID", "patients"), ("Modality", "modalities")):
+        # One series UID over several patients or modalities is a broken archive;
+        # the message names the attribute, never its values (patient data).
+        if len({str(ds.get(keyword, "") or "") for _, ds in files}) > 1:
+            raise ReadError(f"one series mixes {what} ({keyword} differs between files)", p)
     rows, cols = _check_plane(files)
     frames = _series_frames(files)
+    # Stored values plus the float32 result, from the headers, before any pixel is read.
+    bits = max(int(ds.get("BitsAllocated", 16) or 16) for _, ds in files)
+    check_fits_in_memory(len(frames) * rows * cols * ((bits + 7) // 8 + 4), p)
     geom = _geometry(frames, files)
     sorted_frames = [frames[i] for i in geom.order]
 
@@ -636,6 +686,30 @@ def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:
     }
     array = out[0] if out.shape[0] == 1 else out
     return Volume(array=array, affine=geom.affine, modality=modality, unit=unit, meta=meta)
+
+
+def _drop_duplicate_instances(
+    files: list[tuple[Path, Dataset]],
+) -> list[tuple[Path, Dataset]]:
+    """Keep the first file (by path) of each SOPInstanceUID.
+
+    Two files with one SOPInstanceUID are, by definition, copies of one instance (an
+    archive export run twice, "IM1 (copy).dcm"); loading both would stack the same
+    slice twice and fail as duplicate positions.
+    """
+    seen: dict[str, Path] = {}
+    kept: list[tuple[Path, Dataset]] = []
+    for fp, ds in files:
+        uid = str(ds.get("SOPInstanceUID", "") or "")
+        if uid and uid in seen:
+            warnings.warn(
+                f"{fp}: duplicate of {seen[uid].name} (same SOPInstanceUID); ignored", stacklevel=4
+            )
+            continue
+        if uid:
+            seen[uid] = fp
+        kept.append((fp, ds))
+    return kept
 
 
 def _unique(values: Iterable[str]) -> list[str]:

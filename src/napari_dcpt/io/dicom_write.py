@@ -27,6 +27,8 @@ from pydicom.valuerep import format_number_as_ds
 
 from napari_dcpt.errors import WriteError
 from napari_dcpt.io.atomic import atomic_path, check_output
+from napari_dcpt.io.deidentify import deidentify
+from napari_dcpt.io.dicom import quiet_pydicom
 from napari_dcpt.io.geometry import dicom_orientation, dicom_position
 from napari_dcpt.volume import Volume
 
@@ -127,6 +129,7 @@ def write_dicom_series(
     description_suffix: str = " (DCPT restored)",
     derivation: str = DEFAULT_DERIVATION,
     overwrite: bool = False,
+    anonymize: bool = False,
 ) -> list[Path]:
     """Write ``volume`` as a derived DICOM series, one uncompressed file per slice.
 
@@ -144,6 +147,13 @@ def write_dicom_series(
         DerivationDescription: what was done to the images.
     overwrite
         Replace an existing output folder (atomically).
+    anonymize
+        De-identify by the DICOM Basic Application Level Confidentiality Profile
+        (PS3.15 Annex E, `napari_dcpt.io.deidentify`): patient, study and staff
+        identifiers, dates and free text removed or emptied, Study/Frame of Reference
+        UIDs replaced consistently across the series, PatientIdentityRemoved YES.
+        Without it the source's patient and study modules are kept, because a derived
+        series must belong to the same patient and study as its source.
 
     Returns
     -------
@@ -184,8 +194,9 @@ def write_dicom_series(
     spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)  # (z, y, x) in mm
     width = max(4, len(str(len(headers))))
     names = [f"IM{k + 1:0{width}d}.dcm" for k in range(len(headers))]
+    uid_map: dict[str, str] | None = {} if anonymize else None  # one map for the series
 
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, quiet_pydicom():
         tmp.mkdir()
         for k, header in enumerate(headers):
             ds = _derived_slice(
@@ -203,6 +214,7 @@ def write_dicom_series(
                 modality=volume.modality,
                 description_suffix=description_suffix,
                 derivation=derivation,
+                uid_map=uid_map,
             )
             try:
                 ds.save_as(tmp / names[k], enforce_file_format=True)
@@ -231,6 +243,7 @@ def _derived_slice(
     modality: str,
     description_suffix: str,
     derivation: str,
+    uid_map: dict[str, str] | None = None,
 ) -> Dataset:
     """One derived single-frame dataset: source header + new identity, geometry, pixels."""
     # A fresh Dataset (not a copy of the FileDataset) so that it is encoded by the new
@@ -249,6 +262,10 @@ def _derived_slice(
 
     source_sop_class = str(ds.get("SOPClassUID", ""))
     source_sop_instance = str(ds.get("SOPInstanceUID", ""))
+    if uid_map is not None:  # anonymize: the Basic Profile, references mapped alike
+        deidentify(ds, uid_map)
+        if source_sop_instance:
+            source_sop_instance = uid_map.setdefault(source_sop_instance, generate_uid())
     sop_class = _SINGLE_FRAME_CLASS.get(source_sop_class, source_sop_class)
     if sop_class not in _SINGLE_FRAME_CLASSES:
         sop_class = SecondaryCaptureImageStorage

@@ -8,6 +8,7 @@ import numpy as np
 
 from napari_dcpt.errors import GeometryError, ReadError
 from napari_dcpt.io import geometry
+from napari_dcpt.io.memory import check_fits_in_memory
 from napari_dcpt.volume import Volume
 
 
@@ -39,6 +40,9 @@ def read_itk(path: Path, *, index: int | None = None) -> Volume:
         reader.SetExtractSize([size[0], size[1], size[2], 0])
     elif dim not in (2, 3):
         raise ReadError(f"{dim}-D images are not supported", path)
+    # Refuse before reading what the header claims if memory cannot hold it.
+    item = sitk.Image([1] * 2, reader.GetPixelID()).GetSizeOfPixelComponent()
+    check_fits_in_memory(int(np.prod([int(n) for n in size[:3]], dtype=object)) * item, path)
     try:
         img = reader.Execute()
     except RuntimeError as exc:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_dcpt.errors import ReadError
+from napari_dcpt.errors import GeometryError, ReadError
 from napari_dcpt.io import geometry
+from napari_dcpt.io.memory import check_fits_in_memory
 from napari_dcpt.volume import Volume
 
 
@@ -25,6 +26,7 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
         shape = img.shape
     except Exception as exc:  # nibabel raises many types for a bad header
         raise ReadError(f"not a readable NIfTI file ({type(exc).__name__}: {exc})", path) from exc
+    _check_raw_spacing(img, path)
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
     if len(shape) == 4:
@@ -39,6 +41,7 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
         raise ReadError(f"index {index} given but the image is {len(shape)}-D", path)
     if len(shape) not in (2, 3, 4):
         raise ReadError(f"{len(shape)}-D images are not supported", path)
+    _check_declared_size(img, shape, path)
     try:
         if len(shape) == 4:
             data = np.asanyarray(img.dataobj[..., index])
@@ -63,6 +66,53 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
         unit="HU" if modality == "CT" else "",
         meta={"format": "nifti", "path": str(path), "nifti_header": header.copy()},
     )
+
+
+def _check_raw_spacing(img: object, path: Path) -> None:
+    """Refuse a zero or negative pixdim where the affine is built from it (no sform).
+
+    nibabel silently "fixes" a zero pixdim to 1 mm when it loads a header, which would
+    invent a geometry; the header is re-read unfixed to see what the file says.
+    """
+    from nibabel.openers import ImageOpener
+
+    header = img.header  # type: ignore[attr-defined]
+    if int(header["sform_code"]) > 0:
+        return  # the sform carries the geometry; pixdim is not used
+    with ImageOpener(str(path)) as fh:
+        raw = type(header).from_fileobj(fh, check=False)
+    ndim = min(int(raw["dim"][0]), 3)
+    pixdim = [float(v) for v in raw["pixdim"][1 : ndim + 1]]
+    if any(not np.isfinite(v) or v <= 0 for v in pixdim):
+        raise GeometryError(f"voxel spacing (pixdim) {tuple(pixdim)} is zero or negative", path)
+
+
+def _check_declared_size(img: object, shape: tuple[int, ...], path: Path) -> None:
+    """Refuse a header whose voxel data the file cannot hold or memory cannot take.
+
+    Checked from the header alone, before reading: nibabel would otherwise allocate
+    what the header claims (a lying header can ask for terabytes) or fail late.
+    """
+    header = img.header  # type: ignore[attr-defined]
+    if any(int(n) <= 0 for n in shape):
+        raise ReadError(f"header declares an empty or negative image size {shape}", path)
+    itemsize = int(header.get_data_dtype().itemsize)
+    n_total = int(np.prod([int(n) for n in shape], dtype=object))
+    declared = n_total * itemsize
+    if not str(path).lower().endswith(".gz"):
+        # Uncompressed: the file size bounds the data (a .gz is checked while decoding).
+        offset = int(header.get_data_offset())
+        size = Path(path).stat().st_size
+        if offset + declared > size:
+            raise ReadError(
+                f"header declares {declared} bytes of voxel data but the file holds "
+                f"{max(size - offset, 0)} (truncated, or the header lies about its size)",
+                path,
+            )
+    n_read = n_total // int(shape[3]) if len(shape) == 4 else n_total  # one 3-D volume
+    slope, inter = header.get_slope_inter()
+    scaled = slope not in (None, 1.0) or inter not in (None, 0.0)
+    check_fits_in_memory(n_read * (8 if scaled else itemsize), path)
 
 
 def write_nifti(volume: Volume, path: Path) -> None:
