@@ -318,6 +318,8 @@ def restore(
         raise ValueError(f"overlap must be in [0, 0.9), got {overlap}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if classify_slices < 1:
+        raise ValueError(f"classify_slices must be >= 1, got {classify_slices}")
     _check_input(volume)
     _set_threads(threads)
     dev = resolve_device(device)
