@@ -76,3 +76,49 @@ def test_corrupt_file_notifies_without_exception(make_napari_viewer, tmp_path, m
     viewer.open(str(bad), plugin="napari-dcpt")
     assert len(viewer.layers) == 0
     assert len(shown) == 1 and "bad.nii.gz" in shown[0] and "\n" not in shown[0]
+
+
+def _write_series(*args, **kwargs):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "io"))
+    from dicom_phantom import write_series
+
+    return write_series(*args, **kwargs)
+
+
+def test_open_dicom_folder_one_layer_per_series(make_napari_viewer, tmp_path, phantom):
+    from napari_dcpt.io import geometry
+
+    folder = tmp_path / "study"
+    _write_series(folder / "a", phantom.array, phantom.affine, description="T1 axial")
+    aligned = np.diag([3.0, 0.8, 0.6, 1.0])
+    aligned[:3, :3] = aligned[:3, :3][:, ::-1][::-1]  # z->S, y->P, x->L (LPS-aligned)
+    aligned[:3, 3] = (10.0, -20.0, 30.0)
+    _write_series(folder / "b", phantom.array[:5], aligned, description="T2 axial")
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(folder), plugin="napari-dcpt")
+    by_name = {layer.name: layer for layer in layers}
+    assert set(by_name) == {"T1 axial", "T2 axial"}
+    t2 = by_name["T2 axial"]
+    assert tuple(t2.scale) == pytest.approx((3.0, 0.8, 0.6))
+    assert tuple(t2.translate) == pytest.approx((30.0, -20.0, 10.0))
+    perm, flip, scale, translate = geometry.napari_scale_translate(phantom.affine, phantom.shape)
+    t1 = by_name["T1 axial"]
+    assert tuple(t1.scale) == pytest.approx(scale)
+    assert tuple(t1.translate) == pytest.approx(translate, abs=1e-4)
+
+
+def test_dicom_writer_round_trips_derived_series(make_napari_viewer, tmp_path, phantom):
+    from napari_dcpt.plugin._writer import write_dicom
+
+    _write_series(tmp_path / "src", phantom.array, phantom.affine)
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(tmp_path / "src"), plugin="napari-dcpt")
+    data, attrs, _ = layer.as_layer_data_tuple()
+    (out,) = write_dicom(str(tmp_path / "derived"), data + 1, attrs)
+    back = io.read(out)
+    np.testing.assert_allclose(back.array, phantom.array + 1, atol=0.5)
+    np.testing.assert_allclose(back.affine, phantom.affine, atol=1e-4)
+    assert "DERIVED" in back.meta["dicom_headers"][0].ImageType
