@@ -61,6 +61,8 @@ _FUNCTIONAL_GROUPS = (
     "SharedFunctionalGroupsSequence",
 )
 _COLOUR = ("RGB", "YBR", "PALETTE")
+#: Exceptions that are not a file's fault and must pass through unchanged.
+_NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -517,7 +519,11 @@ def _load_pixels(path: Path) -> np.ndarray:
             raise ReadError(f"truncated pixel data ({len(ds.PixelData)} of {expected} bytes)", path)
     try:
         arr = ds.pixel_array
-    except Exception as exc:  # decoders raise many types; all mean "cannot decode"
+    except _NOT_OURS:
+        raise
+    except BaseException as exc:  # decoders raise many types; all mean "cannot decode"
+        # (BaseException: a Rust decoder's panic, pyo3's PanicException, is not an
+        # Exception; found by tests/reliability/test_fuzz.py on a mutated RLE file)
         msg = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         if "length" in msg.lower() or "truncat" in msg.lower() or "short" in msg.lower():
             raise ReadError(f"truncated pixel data ({msg})", path) from exc
@@ -584,9 +590,9 @@ def read_dicom(
             return _read_dicom(p, series_uid, recursive)
     except DcptError:
         raise
-    except MemoryError:
+    except _NOT_OURS:
         raise
-    except Exception as exc:  # never let a raw library exception escape
+    except BaseException as exc:  # never let a raw library exception (or panic) escape
         # Only the exception type: its text may quote header values (patient data).
         raise ReadError(f"could not read DICOM ({type(exc).__name__})", p) from exc
 
