@@ -14,9 +14,7 @@ from pydicom.uid import generate_uid
 
 __all__ = ["BASIC_PROFILE", "DEIDENTIFICATION_METHOD", "deidentify"]
 
-DEIDENTIFICATION_METHOD = (
-    "PS3.15 Annex E Basic Profile (napari-dcpt)"
-)
+DEIDENTIFICATION_METHOD = "PS3.15 Annex E Basic Profile (napari-dcpt)"
 
 #: Basic Profile actions, keyword -> action: "X" remove, "Z" empty value (type 2 in the
 #: image IODs), "U" replace the UID by a new one, mapped consistently within one call.

@@ -15,9 +15,7 @@ import numpy as np
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # Reverse the three index axes: (x, y, z) <-> (z, y, x).
-_REVERSE = np.array(
-    [[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64
-)
+_REVERSE = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
 
 
 def affine_from_parts(
