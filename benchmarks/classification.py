@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import common
-from benchmarks.quality import DCPT, NOPRT, add_model_args, model_paths
+from benchmarks.quality import DCPT, NOPRT, add_model_args, model_paths, resolve_out
 from napari_dcpt.degradations import sample_record, vocabulary
 
 
@@ -184,6 +184,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--out", type=common.Path, default=common.RESULTS)
     add_model_args(ap)
     args = ap.parse_args(argv)
+    args.out = resolve_out(args)
     args.argv = ["python", "-m", "benchmarks", "classify", *argv]
     res = run(args)
     common.write_json(args.out / "classify.json", res)

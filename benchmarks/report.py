@@ -67,7 +67,7 @@ def tuned_table() -> str:
 def build() -> str:
     """The page's markdown."""
     from benchmarks.classification import report as classify_report
-    from benchmarks.quality import headline_table, method_table, totals_text
+    from benchmarks.quality import headline_table, method_table, runs_text, totals_text
     from benchmarks.speed import table as speed_table
 
     q, c, s = _load("quality.json"), _load("classify.json"), _load("speed.json")
@@ -91,13 +91,12 @@ def build() -> str:
         "",
     ]
     if q:
-        env = q["environment"]
         out += [
             "### Restoration quality",
             "",
-            f"`{env['command']}` -- {env['date_utc']}, {env['machine']}"
-            f"{' (' + env['note'] + ')' if env['note'] else ''}, "
-            f"{q['runtime_s'] / 60:.1f} min. Models: "
+            runs_text(q),
+            "",
+            "Models: "
             + "; ".join(
                 f"{m}: " + ", ".join(f"{k} = `{v}`" for k, v in d.items())
                 for m, d in q["models"].items()

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import common
-from benchmarks.quality import add_model_args, model_paths
+from benchmarks.quality import add_model_args, model_paths, resolve_out
 
 TARGETS = {
     "MR 256x256x128 restore <= 15 s": ("MR", 256, 128, 15.0),
@@ -217,6 +217,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--out", type=common.Path, default=common.RESULTS)
     add_model_args(ap)
     args = ap.parse_args(argv)
+    args.out = resolve_out(args)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
