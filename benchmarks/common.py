@@ -347,8 +347,12 @@ def _trim() -> None:
         pass
 
 
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    """Run ``fn``; return its result, wall seconds and peak RSS growth in MB.
+def measure(fn: Callable[[], Any]) -> tuple[Any, float, float, float]:
+    """Run ``fn``; return its result, wall seconds, CPU seconds and peak RSS growth (MB).
+
+    CPU seconds (``time.process_time``, all threads of the process) are the fair time
+    on a machine shared with other jobs: single-threaded methods lose wall time to
+    the other jobs, not CPU time.
 
     Linux: the peak (VmHWM) is reset through ``/proc/self/clear_refs`` before the
     call, so the number is this call's own high-water mark above the RSS it started
@@ -359,20 +363,20 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         base = _status_kb("VmRSS")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = fn()
-        wall = time.perf_counter() - t
-        return res, wall, max(0, _status_kb("VmHWM") - base) / 1024
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        return res, wall, cpu, max(0, _status_kb("VmHWM") - base) / 1024
     except OSError:
         import tracemalloc
 
         tracemalloc.start()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = fn()
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        return res, wall, peak / 2**20
+        return res, wall, cpu, peak / 2**20
 
 
 def environment(command: Sequence[str]) -> dict[str, Any]:

@@ -76,10 +76,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     kw = {"tile": spec["tile"], "batch_size": spec["batch"], "device": spec.get("device", "cpu")}
     warm = Volume(np.ascontiguousarray(vol.array[:2]), vol.affine, vol.modality, vol.unit)
     run(restore(warm, model=lm, **kw))
-    _, wall, growth = common.measure(lambda: run(restore(vol, model=lm, **kw)))
+    _, wall, cpu, growth = common.measure(lambda: run(restore(vol, model=lm, **kw)))
     return {
         **spec,
         "time_s": wall,
+        "cpu_s": cpu,
         "per_slice_s": wall / spec["slices"],
         "load_s": load_s,
         "peak_rss_growth_mb": growth,
