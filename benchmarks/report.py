@@ -140,7 +140,10 @@ def build() -> str:
             "### Speed and memory",
             "",
             f"`{env['command']}` -- {env['date_utc']}, {env['machine']}"
-            f"{' (' + env['note'] + ')' if env['note'] else ''}; GPU: {s['gpu']}.",
+            f"{' (' + env['note'] + ')' if env['note'] else ''}; GPU: {s['gpu']}. Weights: "
+            + ", ".join(f"{k} `{v}`" for k, v in s["weights"].items())
+            + ". Times are CPU seconds of one restore (the machine was shared, so wall "
+            "time is also given); each row ran in a fresh process.",
             "",
             *s["targets"],
             "",

@@ -129,11 +129,12 @@ def plan(args: argparse.Namespace, weights: dict[str, str]) -> list[dict[str, An
             out.append(spec("size", "CT", 512, n))
     if not args.sizes_only:
         for tile in (128, 256, 512):
-            out.append(spec("tile", "CT", 512, 16, tile=tile))
+            out.append(spec("tile", "CT", 512, 8, tile=tile))
         for b in (1, 4, 16):
-            out.append(spec("batch", "MR", 256, 32, batch=b))
-        out.append(spec("threads", "MR", 256, 64, threads=2))
-        out.append(spec("threads", "CT", 512, 32, threads=2))
+            out.append(spec("batch", "MR", 256, 16, batch=b))
+        # compare with the size rows of the same volumes at one thread
+        out.append(spec("threads", "MR", 256, 32, threads=2))
+        out.append(spec("threads", "CT", 512, 16, threads=2))
     if args.bm4d:
         out.append(spec("bm4d", "MR", 128, 16, method="bm4d"))
         out.append(spec("bm4d", "MR", 128, 16))
@@ -144,42 +145,50 @@ def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of every measurement."""
     lines = [
         "| group | method | modality | volume (z x y x x) | tile | batch | threads | "
-        "restore time (s) | s / slice | peak RSS (MB) | RSS growth during restore (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "wall (s) | CPU (s) | CPU s / slice | peak RSS (MB) | RSS growth during restore (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
             lines.append(
                 f"| {r['group']} | {r['method']} | {r['modality']} | "
                 f"{r['slices']}x{r['size']}x{r['size']} | {r['tile']} | {r['batch']} | "
-                f"{r['threads']} | {r['error']} | | | |"
+                f"{r['threads']} | {r['error']} | | | | |"
             )
             continue
         lines.append(
             f"| {r['group']} | {r['method']} | {r['modality']} | "
             f"{r['slices']}x{r['size']}x{r['size']} | {r['tile']} | {r['batch']} | "
-            f"{r['threads']} | {r['time_s']:.1f} | {r['time_s'] / r['slices']:.2f} | "
+            f"{r['threads']} | {r['time_s']:.1f} | {r['cpu_s']:.1f} | "
+            f"{r['cpu_s'] / r['slices']:.2f} | "
             f"{r['peak_rss_mb']:.0f} | {r['peak_rss_growth_mb']:.0f} |"
         )
     return "\n".join(lines)
 
 
 def targets(rows: list[dict[str, Any]]) -> list[str]:
-    """The target lines (measured or extrapolated from the size series, said which)."""
+    """The target lines (measured or extrapolated from the size series, said which).
+
+    Times are one-thread CPU seconds: what the restore costs on an idle core; wall time
+    on this shared 2-core machine is in the table.
+    """
     out = []
     ok = [r for r in rows if "error" not in r and r["group"] == "size" and r["threads"] == 1]
     for label, (mod, size, n, limit) in TARGETS.items():
         hit = [r for r in ok if r["modality"] == mod and r["size"] == size and r["slices"] == n]
         if hit:
-            t = hit[0]["time_s"]
-            out.append(f"- {label}: measured {t:.1f} s -> {'met' if t <= limit else 'NOT met'}")
+            t = hit[0]["cpu_s"]
+            out.append(
+                f"- {label}: measured {t:.1f} CPU s on one thread -> "
+                f"{'met' if t <= limit else 'NOT met'}"
+            )
             continue
         ser = [r for r in ok if r["modality"] == mod and r["size"] == size]
         if len(ser) >= 2:
-            a, b = np.polyfit([r["slices"] for r in ser], [r["time_s"] for r in ser], 1)
+            a, b = np.polyfit([r["slices"] for r in ser], [r["cpu_s"] for r in ser], 1)
             out.append(
                 f"- {label}: not run (--max-slices); linear fit of the measured sizes "
-                f"gives {a * n + b:.1f} s (estimate)"
+                f"gives {a * n + b:.1f} CPU s on one thread (estimate)"
             )
     ser = [r for r in ok if r["modality"] == "CT" and r["size"] == 512]
     if len(ser) >= 2:
@@ -195,11 +204,11 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
         )
     bm = [r for r in rows if r["group"] == "bm4d" and "error" not in r]
     if len(bm) == 2:
-        tb = next(r for r in bm if r["method"] == "bm4d")["time_s"]
-        td = next(r for r in bm if r["method"] != "bm4d")["time_s"]
+        tb = next(r for r in bm if r["method"] == "bm4d")["cpu_s"]
+        td = next(r for r in bm if r["method"] != "bm4d")["cpu_s"]
         out.append(
             f"- BM4D vs napari-dcpt on the same 16x128x128 MR volume (1 thread): "
-            f"{tb:.1f} s vs {td:.1f} s -> {tb / td:.0f}x faster "
+            f"{tb:.1f} vs {td:.1f} CPU s -> napari-dcpt {tb / td:.0f}x faster "
             f"({'met' if tb / td >= 10 else 'NOT met'}: target 10x)"
         )
     return out
