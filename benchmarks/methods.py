@@ -32,7 +32,7 @@ TUNED: dict[str, dict[str, dict[str, Any]]] = {
         "wiener": {"balance": 0.03},
         "dipy_nlm": {"patch_radius": 1, "block_radius": 3, "k": 1.0},
         "bm4d": {"k": 1.0},  # not tuned (true std; ~40 s per call)
-        "n4": {"shrink": 2, "iterations": [50, 50, 50], "fitting_levels": 3},  # not tuned
+        "n4": {"shrink": 2, "iterations": [50, 50, 50]},  # not tuned
     },
     "CT": {
         "nlm": {"patch_size": 5, "patch_distance": 6, "k": 0.8},
@@ -204,8 +204,7 @@ def n4(case: Case, p: dict[str, Any]) -> np.ndarray:
     small = sitk.Shrink(img, [p["shrink"]] * 3)
     small_mask = sitk.Shrink(mask, [p["shrink"]] * 3)
     f = sitk.N4BiasFieldCorrectionImageFilter()
-    f.SetMaximumNumberOfIterations(list(p["iterations"]))
-    f.SetNumberOfFittingLevels(int(p["fitting_levels"]))
+    f.SetMaximumNumberOfIterations(list(p["iterations"]))  # one entry per fitting level
     f.Execute(small, small_mask)
     log_field = f.GetLogBiasFieldAsImage(img)
     out = x / np.exp(sitk.GetArrayFromImage(log_field))

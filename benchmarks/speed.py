@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,10 +60,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
         vol = _volume(spec["modality"], spec["size"], spec["slices"])
         x = vol.array.astype(np.float32) / float(np.percentile(vol.array, 99.5))
-        _, wall, peak = common.measure(lambda: bm4d.bm4d(x, 0.05))
+        _, wall, cpu, peak = common.measure(lambda: bm4d.bm4d(x, 0.05))
         return {
             **spec,
             "time_s": wall,
+            "cpu_s": cpu,
             "peak_rss_growth_mb": peak,
             "peak_rss_mb": common._status_kb("VmHWM") / 1024,
         }
@@ -138,6 +140,7 @@ def plan(args: argparse.Namespace, weights: dict[str, str]) -> list[dict[str, An
     if args.bm4d:
         out.append(spec("bm4d", "MR", 128, 16, method="bm4d"))
         out.append(spec("bm4d", "MR", 128, 16))
+    out = [s for s in out if s["group"] in args.groups]
     return [s for s in out if s["method"] == "bm4d" or s["weights"]]
 
 
@@ -145,15 +148,16 @@ def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of every measurement."""
     lines = [
         "| group | method | modality | volume (z x y x x) | tile | batch | threads | "
-        "wall (s) | CPU (s) | CPU s / slice | peak RSS (MB) | RSS growth during restore (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "wall (s) | CPU (s) | CPU s / slice | peak RSS (MB) | RSS growth during restore (MB) "
+        "| weights |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
             lines.append(
                 f"| {r['group']} | {r['method']} | {r['modality']} | "
                 f"{r['slices']}x{r['size']}x{r['size']} | {r['tile']} | {r['batch']} | "
-                f"{r['threads']} | {r['error']} | | | | |"
+                f"{r['threads']} | {r['error']} | | | | | |"
             )
             continue
         lines.append(
@@ -161,7 +165,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['slices']}x{r['size']}x{r['size']} | {r['tile']} | {r['batch']} | "
             f"{r['threads']} | {r['time_s']:.1f} | {r['cpu_s']:.1f} | "
             f"{r['cpu_s'] / r['slices']:.2f} | "
-            f"{r['peak_rss_mb']:.0f} | {r['peak_rss_growth_mb']:.0f} |"
+            f"{r['peak_rss_mb']:.0f} | {r['peak_rss_growth_mb']:.0f} | "
+            f"{Path(r['weights']).name if r.get('weights') else '-'} |"
         )
     return "\n".join(lines)
 
@@ -224,6 +229,17 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--sizes-only", action="store_true", help="skip tile/batch/threads rows")
     ap.add_argument("--bm4d", action="store_true", help="BM4D vs napari-dcpt, same volume")
     ap.add_argument("--timeout", type=float, default=300.0, help="per measurement (s)")
+    ap.add_argument(
+        "--groups",
+        nargs="+",
+        default=["size", "tile", "batch", "threads", "bm4d"],
+        help="which rows to measure",
+    )
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep rows of an existing speed.json that this run does not re-measure",
+    )
     ap.add_argument("--out", type=common.Path, default=common.RESULTS)
     add_model_args(ap)
     args = ap.parse_args(argv)
@@ -249,8 +265,33 @@ def main(argv: list[str]) -> None:
         r = _measure(s, args.timeout)
         rows.append(r)
         print(table([r]).splitlines()[-1], file=sys.stderr, flush=True)
+    runs = [common.environment(["python", "-m", "benchmarks", "speed", *argv])]
+    old_path = args.out / "speed.json"
+    if args.merge and old_path.exists():
+        old = json.loads(old_path.read_text())
+
+        def key(r: dict[str, Any]) -> tuple[Any, ...]:
+            return tuple(
+                r.get(k)
+                for k in (
+                    "group",
+                    "method",
+                    "modality",
+                    "size",
+                    "slices",
+                    "tile",
+                    "batch",
+                    "threads",
+                )
+            )
+
+        done = {key(r) for r in rows if "error" not in r}
+        rows = [r for r in old["rows"] if key(r) not in done and "error" not in r] + rows
+        runs = old.get("runs", [old["environment"]]) + runs
+        weights = {**old.get("weights", {}), **weights}
     res = {
-        "environment": common.environment(["python", "-m", "benchmarks", "speed", *argv]),
+        "environment": runs[-1],
+        "runs": runs,
         "gpu": "no GPU" if not gpu else torch.cuda.get_device_name(0),
         "weights": weights,
         "runtime_s": time.perf_counter() - t0,
