@@ -69,8 +69,8 @@ class DegradationClassifier(nn.Module):
                 nn.GELU(),
             ]
         self.convs = nn.Sequential(*layers)
-        self.fc = nn.Linear(width, n_classes)
-        self.severity_fc = nn.Linear(width, n_classes * N_SEVERITY) if severity else None
+        self.fc = nn.Linear(2 * width, n_classes)
+        self.severity_fc = nn.Linear(2 * width, n_classes * N_SEVERITY) if severity else None
         self.n_classes = n_classes
 
     def forward(
@@ -91,7 +91,11 @@ class DegradationClassifier(nn.Module):
         target = min((features[s].shape[2:] for s in self.stages), key=lambda t: t.numel())
         projected = []
         for s in self.stages:
-            f = self.proj[s.replace(".", "_")](features[s])
+            # Nonlinearity BEFORE the area averaging: degradations live in fine texture
+            # (noise, ringing, streaks); averaging a linear projection of zero-mean
+            # texture cancels it, and the head then sees only the image content (it
+            # collapsed to the label prior in training until this was added).
+            f = F.gelu(self.proj[s.replace(".", "_")](features[s]))
             if f.shape[2:] != target:
                 # Area averaging to the coarsest scale (anti-aliased, no parameters).
                 f = (
@@ -102,8 +106,10 @@ class DegradationClassifier(nn.Module):
             projected.append(f)
         w = torch.softmax(self.stage_logits, dim=0)
         fused = sum(wi * fi for wi, fi in zip(w, projected))
-        h = self.convs(fused)
-        pooled = h.flatten(2).mean(-1)
+        h = self.convs(fused).flatten(2)
+        # Mean and standard deviation pooling: the spread of the features over the
+        # image carries texture energy that a mean alone loses.
+        pooled = torch.cat([h.mean(-1), h.std(-1, unbiased=False)], dim=1)
         logits = self.fc(pooled)
         sev = None
         if self.severity_fc is not None:
