@@ -440,7 +440,8 @@ def plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
     mods = sorted({k.split("/")[0] for k in s})
     fig, axes = plt.subplots(len(mods), 1, figsize=(12, 4 * len(mods)), squeeze=False)
     for ax, mod in zip(axes[:, 0], mods):
-        keys = [k for k in sorted(s) if k.startswith(mod + "/")]
+        # a clean input has no gain to plot (its harm is in the headline table)
+        keys = [k for k in sorted(s) if k.startswith(mod + "/") and s[k]["kind"] != "clean"]
         meths = sorted(
             {m for k in keys for m in s[k]["methods"] if m != "input"},
             key=lambda m: (m not in (DCPT, NOPRT), m),

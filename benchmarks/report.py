@@ -50,6 +50,64 @@ NOTES = """\
 """
 
 
+STATUS = """\
+**Status (2026-11-26, 13:20 UTC): provisional -- the trained default models did not exist
+yet.** The MR/CT fine-tuning runs were stopped at 12:48 UTC (MR step 750, CT step 500 of
+1500) while the classifier head was being changed (commit e6b5fdc), and training restarted
+from scratch at 13:02; the no-pre-training ablation had produced no weights. So:
+
+- the **napari-dcpt column of the MR quality table** is the partial fine-tuning checkpoint
+  `runs/mr_ft/last.pt` at step 750, exported to `runs/bench_cache/mr_ft_step750.safetensors`
+  and run with the code of commit 54f3174 (the working tree's new classifier no longer
+  loads it): `PYTHONPATH=<54f3174>/src python -m benchmarks quality --modality MR
+  --mr-weights runs/bench_cache/mr_ft_step750.safetensors`. Its own validation at that
+  step said +0.15 dB over the degraded input; it is **not** the shipped model;
+- the **no-pre-training column, the CT quality rows and the classification tables are
+  pending**: the runs were started but the session's CPU share (a helper at the lowest
+  priority while four training processes ran) left them ~0.3 CPU s per minute, so they
+  were stopped. The classical CT results are cached in `runs/bench_cache/rows/` (a rerun
+  only computes the networks);
+- **speed** does not depend on weight values: it was measured with the shipped
+  architecture (`training/configs/{mr,ct}.yaml`, current classifier) and random weights,
+  `runs/bench_cache/{mr,ct}_arch.safetensors`, while the machine was otherwise mostly
+  idle (12:53-13:04 UTC) except the two `threads=2` rows (see below).
+
+To finish, once `src/napari_dcpt/weights/{mr,ct}.safetensors` (or `runs/{mr,ct}.safetensors`)
+and `runs/{mr,ct}_ablation.safetensors` exist: `python -m benchmarks quality`,
+`python -m benchmarks classify`, `python -m benchmarks docs` (about 10 + 5 minutes of CPU).
+"""
+
+FINDINGS = """\
+- **BM4D is the classical method to beat on noise** (MR Rician: +5.8 dB masked PSNR, the
+  best of all methods measured) but costs 32 CPU s per 16x128x128 volume and uses 2
+  threads (17 s wall); napari-dcpt restores the same volume in 1.0 CPU s on one thread
+  (31x less CPU time; 17x less wall time against BM4D's two threads; 39x in CPU time,
+  median over the six MR noise cases of the quality run).
+- **Classical methods barely touch the non-noise MR artefacts**: the best classical gain on
+  ghosting, bias field and undersampling is "do nothing" (+0 dB); on blur, Gibbs, motion,
+  spike +0.1-0.2 dB. Deconvolution cannot restore k-space content the simulator removed
+  (Wiener with the exact PSF +0.15 dB on MR blur; Richardson-Lucy, which needs a
+  non-negative PSF, loses on MR blur at every iteration count on the tuning volume). On CT
+  blur (a Gaussian PSF) both work well (tuning: RL +9.5 dB at 40 iterations, Wiener
+  +7.8 dB).
+- **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's own
+  error, while moderate/severe fields improve by 1-2 dB on the brain volume.
+- **dipy's Rician NLM**, tuned on the 1 mm colin27 crop (+4.9 dB there), over-smooths the
+  2x2x3 mm and 0.66x0.66x2.1 mm held-out volumes (mean -1.9 dB; on the clean brain
+  volume its output scores 22.5 dB against 37 dB for skimage's NLM).
+- **Speed against the targets (1 thread)**: MR 256x256x128 takes 31 CPU s (target 15 s:
+  not met; 0.24 s per slice including classification of 12 slices); CT 512x512x64 takes
+  114 CPU s (target 30 s: not met) -- 512x512 slices with the default `tile=256` run as
+  overlapping tiles (about 2x the pixels); `tile=128` was the fastest on 8 CT slices
+  (1.56 vs 2.27 CPU s per slice). `batch_size=1` uses the least memory (81 MB growth vs
+  446 MB at 4 and 890 MB at 16) and is as fast as 4 (16 is twice as slow). Peak RSS grows by ~3.5 MB per
+  512x512 slice (fit over 16-64 slices): about 1.9 GB for 512x512x300, within the 3 GB
+  target (estimate; not run). The `threads=2` rows ran while other engineers' jobs used
+  both cores and are not a fair 1-vs-2 comparison (CT: 26 s wall vs 38 s at one thread).
+  No GPU on this machine.
+"""
+
+
 def _load(name: str) -> dict[str, Any] | None:
     p = common.RESULTS / name
     return json.loads(p.read_text()) if p.exists() else None
@@ -73,6 +131,8 @@ def build() -> str:
     q, c, s = _load("quality.json"), _load("classify.json"), _load("speed.json")
     out = [
         "## Benchmarks",
+        "",
+        STATUS,
         "",
         "Reproduce (from the repository root, real data cache present; results land in "
         "`benchmarks/results/`):",
@@ -156,6 +216,10 @@ def build() -> str:
         "### Tuned settings of the classical methods",
         "",
         tuned_table(),
+        "",
+        "### Findings so far",
+        "",
+        FINDINGS,
         "",
         "### How the comparison is made",
         "",

@@ -166,7 +166,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['threads']} | {r['time_s']:.1f} | {r['cpu_s']:.1f} | "
             f"{r['cpu_s'] / r['slices']:.2f} | "
             f"{r['peak_rss_mb']:.0f} | {r['peak_rss_growth_mb']:.0f} | "
-            f"{Path(r['weights']).name if r.get('weights') else '-'} |"
+            f"{Path(r['weights']).name if r.get('weights') and r['method'] != 'bm4d' else '-'} |"
         )
     return "\n".join(lines)
 
