@@ -455,7 +455,7 @@ def plots(result: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_xticklabels([k.split("/", 1)[1] for k in keys], rotation=30, ha="right", fontsize=7)
         ax.set_ylabel("PSNR gain over input (dB, mask)")
         ax.set_title(f"{mod}: mean over severities and volumes")
-        ax.legend(fontsize=7, ncol=4)
+        ax.legend(fontsize=7, ncol=4, loc="upper right")
     fig.tight_layout()
     p = out_dir / "quality_gain.png"
     fig.savefig(p, dpi=90)

@@ -41,10 +41,12 @@ NOTES = """\
   [-1000, 1000] HU, data range 2000 HU, mask = clean > -500 HU. MR: data range = the
   clean 99.5th percentile, mask = clean > 10 % of it. Gains are masked PSNR minus the
   degraded input's masked PSNR; whole-volume numbers are in the JSON and `quality.md`.
-- **Time and memory** are wall time and the growth of the process's peak RSS during
-  the call (`/proc/self/clear_refs` resets the high-water mark before each call, after
-  `malloc_trim`), on a 2-core CPU shared with two training jobs, so absolute times are
-  pessimistic and noisy; the speed benchmark runs each measurement in a fresh process.
+- **Time and memory.** Tables give CPU seconds of the call (`time.process_time`, all
+  threads), because the 2-core CPU was shared with training jobs and wall time there
+  measures the other jobs; wall time is in the JSON (and in the speed table). Memory is
+  the growth of the process's peak RSS during the call (`/proc/self/clear_refs` resets
+  the high-water mark before each call, after `malloc_trim`); the speed benchmark runs
+  each measurement in a fresh process and also gives the whole process's peak RSS.
 - **Licences.** `bm4d` is free for non-commercial use only: it is measured when
   installed and is never a dependency. `dipy` is optional too.
 """
@@ -100,8 +102,8 @@ FINDINGS = """\
   114 CPU s (target 30 s: not met) -- 512x512 slices with the default `tile=256` run as
   overlapping tiles (about 2x the pixels); `tile=128` was the fastest on 8 CT slices
   (1.56 vs 2.27 CPU s per slice). `batch_size=1` uses the least memory (81 MB growth vs
-  446 MB at 4 and 890 MB at 16) and is as fast as 4 (16 is twice as slow). Peak RSS grows by ~3.5 MB per
-  512x512 slice (fit over 16-64 slices): about 1.9 GB for 512x512x300, within the 3 GB
+  446 MB at 4 and 890 MB at 16) and is as fast as 4 (16 is twice as slow). Peak RSS
+  grows by ~3.5 MB per 512x512 slice (fit over 16-64 slices): about 1.9 GB for 512x512x300, within the 3 GB
   target (estimate; not run). The `threads=2` rows ran while other engineers' jobs used
   both cores and are not a fair 1-vs-2 comparison (CT: 26 s wall vs 38 s at one thread).
   No GPU on this machine.
