@@ -168,7 +168,22 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         *_bars(ev),
         "",
     ]
-    if abl:
+    chance = 1.0 / max(1, len(ev["vocabulary"]) - 1)
+    if top1_single(ev) < 2 * chance:
+        lines += [
+            f"**The classifier has not learned**: top-1 {100 * top1_single(ev):.0f} % is within "
+            f"twice chance ({100 * chance:.0f} %). Its reports (`classify`, the widget) are not "
+            "to be relied on until a longer training run fixes it.",
+            "",
+        ]
+    if not abl:
+        lines += [
+            "No-pre-training ablation: **not run for these weights** (no CPU time left in the "
+            "session); `python -m training ablation --config training/configs/<mod>.yaml` runs "
+            "it with the same total budget.",
+            "",
+        ]
+    else:
         single = [(r, a) for r, a in zip(ev["rows"], abl["rows"]) if r["severity"]]
         gain = np.mean([r["psnr_restored"] - a["psnr_restored"] for r, a in single])
         lines += [
