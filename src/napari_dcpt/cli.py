@@ -92,11 +92,11 @@ def _load_input(args: argparse.Namespace) -> Any:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from napari_dcpt.inference.engine import _classify_steps, resolve_device
+    from napari_dcpt.inference.engine import classify_steps, resolve_device
 
     vol = _load_input(args)
     report = _drive(
-        _classify_steps(
+        classify_steps(
             vol,
             model=args.weights,
             modality=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -254,6 +254,19 @@ def _format_error(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validate(model: type[_M], data: Any, source: str | PathLike[str] | None) -> _M:
+    """Validate ``data`` as ``model``; any problem becomes one `ConfigError` line."""
+    if not isinstance(data, dict):
+        raise ConfigError("the configuration must be a mapping of keys to values", source)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err), source) from None
+
+
 def training_config_from_dict(
     data: dict[str, Any], source: str | PathLike[str] | None = None
 ) -> TrainingConfig:
@@ -264,12 +277,7 @@ def training_config_from_dict(
     ConfigError
         One line naming each offending key (and ``source`` if given).
     """
-    if not isinstance(data, dict):
-        raise ConfigError("the configuration must be a mapping of keys to values", source)
-    try:
-        return TrainingConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format_error(err), source) from None
+    return _validate(TrainingConfig, data, source)
 
 
 def load_training_config(path: str | PathLike[str]) -> TrainingConfig:
@@ -354,9 +362,4 @@ def inference_config_from_dict(
     ConfigError
         One line naming each offending key (and ``source`` if given).
     """
-    if not isinstance(data, dict):
-        raise ConfigError("the configuration must be a mapping of keys to values", source)
-    try:
-        return InferenceConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format_error(err), source) from None
+    return _validate(InferenceConfig, data, source)

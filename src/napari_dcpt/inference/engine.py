@@ -198,7 +198,7 @@ def classify(
         often empty); their probabilities are averaged.
     """
     return run(
-        _classify_steps(
+        classify_steps(
             volume,
             model=model,
             modality=modality,
@@ -209,7 +209,7 @@ def classify(
     )
 
 
-def _classify_steps(
+def classify_steps(
     volume: Volume,
     *,
     model: Any,
@@ -220,6 +220,10 @@ def _classify_steps(
     loaded: tuple[LoadedModel, str] | None = None,
     norm: Normaliser | None = None,
 ) -> Generator[Progress, None, DegradationReport]:
+    """`classify` as a generator yielding `Progress` per sampled slice (for progress bars).
+
+    ``loaded``/``norm`` let `restore` reuse its model and intensity map.
+    """
     import torch
 
     _check_input(volume)
@@ -325,7 +329,7 @@ def restore(
     dev = resolve_device(device)
     lm, mod = _pick_model(volume, model, modality, dev)
     norm = _normaliser(volume, mod)
-    report = yield from _classify_steps(
+    report = yield from classify_steps(
         volume,
         model=None,
         modality=None,
