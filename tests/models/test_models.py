@@ -118,3 +118,23 @@ def test_importing_the_models_package_does_not_import_torch() -> None:
 
     code = "import sys, napari_dcpt.models; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_channel_layer_norm_matches_its_definition_in_2d_and_3d() -> None:
+    from napari_dcpt.models.backbone import ChannelLayerNorm
+
+    torch.manual_seed(0)
+    for shape in ((2, 5, 7, 9), (2, 5, 3, 7, 9)):
+        norm = ChannelLayerNorm(5)
+        with torch.no_grad():
+            norm.weight.uniform_(0.5, 2.0)
+            norm.bias.uniform_(-1.0, 1.0)
+        x = torch.randn(shape) * 3 + 1
+        mu = x.mean(1, keepdim=True)
+        var = (x - mu).pow(2).mean(1, keepdim=True)
+        view = (1, -1) + (1,) * (x.ndim - 2)
+        expected = (x - mu) / torch.sqrt(var + norm.eps) * norm.weight.view(view)
+        expected = expected + norm.bias.view(view)
+        torch.testing.assert_close(norm(x), expected, rtol=1e-5, atol=1e-5)
+        cl = x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
+        torch.testing.assert_close(norm(cl), expected, rtol=1e-5, atol=1e-5)

@@ -293,3 +293,22 @@ def test_torchrun_two_cpu_processes_write_one_checkpoint(data_dir: Path, tmp_pat
     assert sorted(p.name for p in run.glob("*.pt")) == ["last.pt"]
     assert load_checkpoint(run / "last.pt")["step"] == 6
     assert [m["step"] for m in _metrics(run)] == [3, 6]  # rank 0 only
+
+
+def test_warmup_ema_follows_early_steps_then_reaches_the_full_decay() -> None:
+    from torch.optim.swa_utils import AveragedModel
+
+    from training.engine import warmup_ema
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = AveragedModel(model, multi_avg_fn=warmup_ema(0.999), use_buffers=True)
+    ema.update_parameters(model)  # the first call copies the weights
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update_parameters(model)  # n = 1: decay (1 + 1) / (10 + 1)
+    assert ema.module.weight.item() == pytest.approx(1 - 2 / 11)
+    for _ in range(600):
+        ema.update_parameters(model)
+    # a fixed 0.999 decay would still hold ~55 % of the initial zero here
+    assert ema.module.weight.item() > 0.99

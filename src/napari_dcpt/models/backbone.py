@@ -22,8 +22,9 @@ def _conv(spatial_dims: int) -> type[nn.Module]:
 class ChannelLayerNorm(nn.Module):
     """LayerNorm over the channel axis of a (B, C, *spatial) tensor, per voxel.
 
-    Hand-written: ``nn.LayerNorm`` normalises trailing axes, not axis 1, and
-    ``GroupNorm(1, C)`` would also pool over space (not what NAFNet does).
+    ``F.layer_norm`` normalises trailing axes, so the channel axis is moved last
+    (a free view for channels-last tensors, the layout inference uses on CPU);
+    ``GroupNorm(1, C)`` would also pool over space, which NAFNet does not.
     """
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
@@ -33,11 +34,10 @@ class ChannelLayerNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mu = x.mean(1, keepdim=True)
-        var = (x - mu).pow(2).mean(1, keepdim=True)
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        y = (x - mu) / torch.sqrt(var + self.eps)
-        return y * self.weight.view(shape) + self.bias.view(shape)
+        last = (0, *range(2, x.ndim), 1)
+        y = F.layer_norm(x.permute(last), (x.shape[1],), self.weight, self.bias, self.eps)
+        back = (0, x.ndim - 1, *range(1, x.ndim - 1))
+        return y.permute(back)
 
 
 class SimpleGate(nn.Module):

@@ -2,8 +2,8 @@
 
 After Hu et al., "Universal Image Restoration Pre-training via Degradation
 Classification" (ICLR 2025), slimmed for CPU: each registered decoder stage is
-projected to a common width, resized to the coarsest registered scale, fused with
-softmax-normalised learned weights, passed through a few small conv stages,
+projected to a common width, turned into log local-energy maps, upsampled to the
+finest registered scale, fused with softmax-normalised learned weights, passed through a few small conv stages,
 pooled globally and mapped to multi-label logits (and a severity per type).
 """
 
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_dcpt.config import ModelConfig
-from napari_dcpt.models.backbone import ChannelLayerNorm, RestorationNet
+from napari_dcpt.models.backbone import RestorationNet
 
 N_SEVERITY = 4  # absent, mild, moderate, severe
 
@@ -59,13 +59,19 @@ class DegradationClassifier(nn.Module):
             {s.replace(".", "_"): conv(c, width, 1) for s, c in stage_channels.items()}
         )
         self.stage_logits = nn.Parameter(torch.zeros(len(self.stages)))
+        # Log-energies sit around -14..-2 and shift as the backbone trains; batch
+        # statistics (per channel, over batch and space) standardise them without
+        # removing the per-image energy level that a per-image norm would erase.
+        bn = nn.BatchNorm2d if spatial_dims == 2 else nn.BatchNorm3d
+        self.norm = bn(width)
         layers: list[nn.Module] = []
         for _ in range(conv_stages):
-            # Depthwise-separable stride-2 convs keep the head slim (<< backbone).
+            # Depthwise-separable stride-2 convs keep the head slim (<< backbone). No
+            # normalisation: a per-pixel LayerNorm would divide out exactly the local
+            # texture energy (noise, ringing, streaks) the head has to measure.
             layers += [
                 conv(width, width, 3, stride=2, padding=1, groups=width),
                 conv(width, width, 1),
-                ChannelLayerNorm(width),
                 nn.GELU(),
             ]
         self.convs = nn.Sequential(*layers)
@@ -88,25 +94,24 @@ class DegradationClassifier(nn.Module):
         missing = [s for s in self.stages if s not in features]
         if missing:
             raise ValueError(f"features: registered stage(s) {missing} were not provided")
-        target = min((features[s].shape[2:] for s in self.stages), key=lambda t: t.numel())
-        projected = []
-        for s in self.stages:
-            # Nonlinearity BEFORE the area averaging: degradations live in fine texture
-            # (noise, ringing, streaks); averaging a linear projection of zero-mean
-            # texture cancels it, and the head then sees only the image content (it
-            # collapsed to the label prior in training until this was added).
-            f = F.gelu(self.proj[s.replace(".", "_")](features[s]))
-            if f.shape[2:] != target:
-                # Area averaging to the coarsest scale (anti-aliased, no parameters).
-                f = (
-                    F.adaptive_avg_pool2d(f, target)
-                    if self.spatial_dims == 2
-                    else (F.adaptive_avg_pool3d(f, target))
-                )
-            projected.append(f)
+        # Each stage becomes a log local-energy map: project, remove the 3x3 local
+        # mean, square, average over 2x2, log. Degradations live in fine texture
+        # (noise, ringing, streaks, blur's missing texture) whose energy is tiny next to
+        # image content; a head that pooled linear projections saw only the content and
+        # stayed at the label prior for 1000+ steps in training, while this operator
+        # separates noise at AUC 0.98 within 400 steps of a small probe (issue 4 notes).
+        # Texture-energy statistics are a classical texture descriptor; no library
+        # layer does it, hence the few lines here. Coarser maps are upsampled (nearest)
+        # to the finest one before the softmax-weighted fusion.
+        maps = [self._log_energy(self.proj[s.replace(".", "_")](features[s])) for s in self.stages]
+        target = max((m.shape[2:] for m in maps), key=lambda t: t.numel())
+        projected = [
+            m if m.shape[2:] == target else F.interpolate(m, size=target, mode="nearest")
+            for m in maps
+        ]
         w = torch.softmax(self.stage_logits, dim=0)
         fused = sum(wi * fi for wi, fi in zip(w, projected))
-        h = self.convs(fused).flatten(2)
+        h = self.convs(self.norm(fused)).flatten(2)
         # Mean and standard deviation pooling: the spread of the features over the
         # image carries texture energy that a mean alone loses.
         pooled = torch.cat([h.mean(-1), h.std(-1, unbiased=False)], dim=1)
@@ -115,6 +120,14 @@ class DegradationClassifier(nn.Module):
         if self.severity_fc is not None:
             sev = self.severity_fc(pooled).view(-1, self.n_classes, N_SEVERITY)
         return logits, sev
+
+    def _log_energy(self, f: torch.Tensor) -> torch.Tensor:
+        """``log(mean_2x2((f - mean_3x3(f))**2) + eps)`` at half the input resolution."""
+        if self.spatial_dims == 2:
+            hp = f - F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+            return torch.log(F.avg_pool2d(hp.square(), 2, ceil_mode=True) + 1e-6)
+        hp = f - F.avg_pool3d(f, 3, 1, 1, count_include_pad=False)
+        return torch.log(F.avg_pool3d(hp.square(), 2, ceil_mode=True) + 1e-6)
 
 
 class DCPTNet(nn.Module):
