@@ -371,8 +371,12 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 
 
 def _add_tiling(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tile", type=int, default=256, help="in-plane tile size (pixels)")
-    p.add_argument("--batch-size", type=int, default=4, help="slices/tiles per network call")
+    from napari_dcpt.config import DEFAULT_BATCH, DEFAULT_TILE
+
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="in-plane tile size (pixels)")
+    p.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH, help="slices/tiles per network call"
+    )
 
 
 def _add_anonymize(p: argparse.ArgumentParser) -> None:

@@ -254,6 +254,11 @@ def _format_error(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Inference defaults shared by restore(), the CLI, the widget and InferenceConfig;
+# chosen from the tile/batch rows of benchmarks/results/speed.md.
+DEFAULT_TILE = 256
+DEFAULT_BATCH = 4
+
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -322,7 +327,7 @@ class InferenceConfig(_Strict):
         "auto", description="Compute device; auto picks CUDA when present."
     )
     tile: int = Field(
-        256,
+        DEFAULT_TILE,
         ge=32,
         le=2048,
         description="In-plane tile size in pixels (memory grows as its square).",
@@ -334,7 +339,7 @@ class InferenceConfig(_Strict):
         description="Fraction of a tile shared with its neighbour, for seamless blending.",
     )
     batch_size: int = Field(
-        4, ge=1, le=64, description="Slices or tiles run through the network at once."
+        DEFAULT_BATCH, ge=1, le=64, description="Slices or tiles run through the network at once."
     )
     threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads (None: keep torch's own setting)."

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_dcpt.config import DEFAULT_BATCH, DEFAULT_TILE
 from napari_dcpt.errors import DcptError, WeightsError
 from napari_dcpt.inference.normalise import Normaliser, normaliser_for
 from napari_dcpt.inference.report import SEVERITY_NAMES, DegradationReport, Finding
@@ -272,9 +273,9 @@ def restore(
     model: LoadedModel | str | os.PathLike[str] | None = None,
     modality: str | None = None,
     device: str = "auto",
-    tile: int = 256,
+    tile: int = DEFAULT_TILE,
     overlap: float = 0.125,
-    batch_size: int = 4,
+    batch_size: int = DEFAULT_BATCH,
     threads: int | None = None,
     classify_slices: int = 12,
     slices: Sequence[int] | None = None,
