@@ -44,8 +44,9 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--ablation-dir",
         type=Path,
-        default=common.ROOT / "runs",
-        help="folder with mr_ablation.safetensors / ct_ablation.safetensors",
+        default=common.ROOT / "benchmarks/weights",
+        help="folder with mr_ablation.safetensors / ct_ablation.safetensors (the committed "
+        "no-pre-training models; `training/train_default.sh` writes them to runs/)",
     )
     for m in ("mr", "ct"):
         ap.add_argument(f"--{m}-weights", type=Path, default=None, help=f"explicit {m} model")

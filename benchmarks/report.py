@@ -148,7 +148,8 @@ def build() -> str:
         "```",
         "",
         "Options: `--weights-dir` (default `src/napari_dcpt/weights`, falling back to "
-        "`runs/`), `--ablation-dir` (default `runs/`, the no-pre-training weights), or "
+        "`runs/`), `--ablation-dir` (default `benchmarks/weights`, the committed no-pre-training "
+        "weights), or "
         "`--mr-weights/--ct-weights/--mr-ablation/--ct-ablation` for explicit files.",
         "",
     ]

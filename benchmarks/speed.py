@@ -232,7 +232,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--ct-slices", type=int, nargs="+", default=[16, 32, 64])
     ap.add_argument("--threads", type=int, default=2, help="torch threads of the size rows")
     ap.add_argument("--tile", type=int, default=512, help="restore() tile of the size rows")
-    ap.add_argument("--batch", type=int, default=2, help="restore() batch of the size rows")
+    ap.add_argument("--batch", type=int, default=1, help="restore() batch of the size rows")
     ap.add_argument("--sizes-only", action="store_true", help="skip tile/batch/threads rows")
     ap.add_argument("--bm4d", action="store_true", help="BM4D vs napari-dcpt, same volume")
     ap.add_argument("--timeout", type=float, default=300.0, help="per measurement (s)")
@@ -278,19 +278,11 @@ def main(argv: list[str]) -> None:
         old = json.loads(old_path.read_text())
 
         def key(r: dict[str, Any]) -> tuple[Any, ...]:
-            return tuple(
-                r.get(k)
-                for k in (
-                    "group",
-                    "method",
-                    "modality",
-                    "size",
-                    "slices",
-                    "tile",
-                    "batch",
-                    "threads",
-                )
-            )
+            # the size series is one setting (--tile/--batch/--threads): a rerun replaces it
+            fields = ("group", "method", "modality", "size", "slices")
+            if r.get("group") != "size":
+                fields += ("tile", "batch", "threads")
+            return tuple(r.get(k) for k in fields)
 
         done = {key(r) for r in rows if "error" not in r}
         rows = [r for r in old["rows"] if key(r) not in done and "error" not in r] + rows

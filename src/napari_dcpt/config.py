@@ -256,8 +256,8 @@ def _format_error(err: ValidationError) -> str:
 
 # Inference defaults shared by restore(), the CLI, the widget and InferenceConfig;
 # chosen from the tile/batch rows of benchmarks/results/speed.md.
-DEFAULT_TILE = 256
-DEFAULT_BATCH = 4
+DEFAULT_TILE = 512
+DEFAULT_BATCH = 1
 
 _M = TypeVar("_M", bound=BaseModel)
 

@@ -177,6 +177,9 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
+CLASSIFY_CROP = 256  # px; in-plane size classified per sampled slice
+
+
 def classify(
     volume: Volume,
     *,
@@ -196,7 +199,8 @@ def classify(
         A `LoadedModel`, a weights file, or None for the default of the modality.
     max_slices
         Slices sampled evenly through the central 80 % of the volume (the ends are
-        often empty); their probabilities are averaged.
+        often empty); their probabilities are averaged. Each is classified on its
+        central `CLASSIFY_CROP` px square.
     """
     return run(
         classify_steps(
@@ -245,7 +249,13 @@ def classify_steps(
             block = norm.forward(stack[max(0, z - half) : z + half])[None, None]
             x = torch.from_numpy(np.ascontiguousarray(block)).to(dev)
         else:
-            x = torch.from_numpy(norm.forward(_slab(stack, int(z), int(z) + 1, k))).to(dev)
+            # The central CLASSIFY_CROP px square: the head was trained on small
+            # patches centred on anatomy, and a 512 px CT slice costs 4x as much.
+            slab = _slab(stack, int(z), int(z) + 1, k)
+            h, w = slab.shape[-2:]
+            y0, x0 = max(0, (h - CLASSIFY_CROP) // 2), max(0, (w - CLASSIFY_CROP) // 2)
+            slab = slab[..., y0 : y0 + CLASSIFY_CROP, x0 : x0 + CLASSIFY_CROP]
+            x = torch.from_numpy(norm.forward(np.ascontiguousarray(slab))).to(dev)
         with torch.inference_mode():
             _, logits, sev = net(x, return_aux=True)
         probs.append(torch.sigmoid(logits).float().cpu().numpy()[0])
