@@ -53,60 +53,42 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-26, 13:20 UTC): provisional -- the trained default models did not exist
-yet.** The MR/CT fine-tuning runs were stopped at 12:48 UTC (MR step 750, CT step 500 of
-1500) while the classifier head was being changed (commit e6b5fdc), and training restarted
-from scratch at 13:02; the no-pre-training ablation had produced no weights. So:
-
-- the **napari-dcpt column of the MR quality table** is the partial fine-tuning checkpoint
-  `runs/mr_ft/last.pt` at step 750, exported to `runs/bench_cache/mr_ft_step750.safetensors`
-  and run with the code of commit 54f3174 (the working tree's new classifier no longer
-  loads it): `PYTHONPATH=<54f3174>/src python -m benchmarks quality --modality MR
-  --mr-weights runs/bench_cache/mr_ft_step750.safetensors`. Its own validation at that
-  step said +0.15 dB over the degraded input; it is **not** the shipped model;
-- the **no-pre-training column, the CT quality rows and the classification tables are
-  pending**: the runs were started but the session's CPU share (a helper at the lowest
-  priority while four training processes ran) left them ~0.3 CPU s per minute, so they
-  were stopped. The classical CT results are cached in `runs/bench_cache/rows/` (a rerun
-  only computes the networks);
-- **speed** does not depend on weight values: it was measured with the shipped
-  architecture (`training/configs/{mr,ct}.yaml`, current classifier) and random weights,
-  `runs/bench_cache/{mr,ct}_arch.safetensors`, while the machine was otherwise mostly
-  idle (12:53-13:04 UTC) except the two `threads=2` rows (see below).
-
-To finish, once `src/napari_dcpt/weights/{mr,ct}.safetensors` (or `runs/{mr,ct}.safetensors`)
-and `runs/{mr,ct}_ablation.safetensors` exist: `python -m benchmarks quality`,
-`python -m benchmarks classify`, `python -m benchmarks docs` (about 10 + 5 minutes of CPU).
+**Status (2026-11-26, 16:00 UTC): measured with the shipped default models** (commit
+60b774e: 300 DCPT pre-training + 600 fine-tuning steps on the CPU) and the matching
+no-pre-training ablation weights (900 fine-tuning steps from random initialisation),
+committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`. Machine: 2-core x86-64
+CPU, no GPU, otherwise idle during the speed rows. The classical methods' results are
+cached in `runs/bench_cache/rows/` (computed in session 1 with the same code and tuned
+settings; `--recompute` redoes them).
 """
 
 FINDINGS = """\
-- **BM4D is the classical method to beat on noise** (MR Rician: +5.8 dB masked PSNR, the
-  best of all methods measured) but costs 32 CPU s per 16x128x128 volume and uses 2
-  threads (17 s wall); napari-dcpt restores the same volume in 1.0 CPU s on one thread
-  (31x less CPU time; 17x less wall time against BM4D's two threads; 39x in CPU time,
-  median over the six MR noise cases of the quality run).
-- **Classical methods barely touch the non-noise MR artefacts**: the best classical gain on
-  ghosting, bias field and undersampling is "do nothing" (+0 dB); on blur, Gibbs, motion,
-  spike +0.1-0.2 dB. Deconvolution cannot restore k-space content the simulator removed
-  (Wiener with the exact PSF +0.15 dB on MR blur; Richardson-Lucy, which needs a
-  non-negative PSF, loses on MR blur at every iteration count on the tuning volume). On CT
-  blur (a Gaussian PSF) both work well (tuning: RL +9.5 dB at 40 iterations, Wiener
-  +7.8 dB).
-- **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's own
-  error, while moderate/severe fields improve by 1-2 dB on the brain volume.
-- **dipy's Rician NLM**, tuned on the 1 mm colin27 crop (+4.9 dB there), over-smooths the
-  2x2x3 mm and 0.66x0.66x2.1 mm held-out volumes (mean -1.9 dB; on the clean brain
-  volume its output scores 22.5 dB against 37 dB for skimage's NLM).
-- **Speed against the targets (1 thread)**: MR 256x256x128 takes 31 CPU s (target 15 s:
-  not met; 0.24 s per slice including classification of 12 slices); CT 512x512x64 takes
-  114 CPU s (target 30 s: not met) -- 512x512 slices with the default `tile=256` run as
-  overlapping tiles (about 2x the pixels); `tile=128` was the fastest on 8 CT slices
-  (1.56 vs 2.27 CPU s per slice). `batch_size=1` uses the least memory (81 MB growth vs
-  446 MB at 4 and 890 MB at 16) and is as fast as 4 (16 is twice as slow). Peak RSS
-  grows by ~3.5 MB per 512x512 slice (fit over 16-64 slices): about 1.9 GB for 512x512x300, within the 3 GB
-  target (estimate; not run). The `threads=2` rows ran while other engineers' jobs used
-  both cores and are not a fair 1-vs-2 comparison (CT: 26 s wall vs 38 s at one thread).
-  No GPU on this machine.
+- **Where napari-dcpt wins:** it is the best method measured on CT ring artefacts
+  (+0.53 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.71 against +1.07),
+  and on MR spike (+0.53 against +0.18) and MR motion (+0.18 against +0.11).
+- **Where it loses:** on noise the short-trained networks are well behind the
+  classical methods that are told the true noise level. MR Rician noise: +1.00 dB
+  against +5.78 dB for BM4D. CT low dose: +2.37 dB against +5.40 dB for NLM. On CT blur,
+  Wiener and Richardson-Lucy with the true PSF gain about 10 dB, while the network
+  gains nothing (-0.17 dB). On MR bias field (-3.8 dB), ghosting (-0.7 dB) and
+  undersampling (-0.2 dB) the network does harm, where doing nothing is best. The
+  target "at least 1 dB over the best classical method per type, and never worse than
+  the input" is **not met**; see the model card for why (training steps, not capacity).
+- **DCPT pre-training against none, same 900 steps:** -0.14 dB (CT single types),
+  +0.06 dB (MR single types), -0.19 / -0.14 dB on the mixtures. At this budget,
+  pre-training costs restoration steps and does not pay them back.
+- **BM4D is 46x (MR) and 59x (CT) slower** than napari-dcpt in CPU time on the same
+  cases (target: 10x). On the 16x128x128 speed volume the ratio is 40x (34.5 against
+  0.9 CPU s).
+- **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
+  wall time including the 12-slice classification): MR 256x256x128 in 8.4 s (target
+  15 s), CT 512x512x64 in 22.8 s (target 30 s). A 512x512x300 CT peaked at 1.87 GB RSS
+  (target 3 GB). Whole 512 px slices are 2.6x cheaper per slice than 128 or 256 px
+  tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
+  leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
+- **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's
+  own error. **dipy's Rician NLM**, tuned on a 1 mm volume, over-smooths the thicker
+  held-out volumes (-1.9 dB).
 """
 
 
