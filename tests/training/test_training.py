@@ -312,3 +312,27 @@ def test_warmup_ema_follows_early_steps_then_reaches_the_full_decay() -> None:
         ema.update_parameters(model)
     # a fixed 0.999 decay would still hold ~55 % of the initial zero here
     assert ema.module.weight.item() > 0.99
+
+
+def test_loaded_volumes_are_cached_not_reread(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import napari_dcpt.io as nio
+    from training.data import build_manifest, load_volumes
+
+    cfg = load_training_config(_config(data_dir, tmp_path))
+    items = build_manifest(data_dir, tmp_path / "cache")["items"]
+    calls: list[str] = []
+    real_read = nio.read
+
+    def counting_read(path, *args, **kwargs):
+        calls.append(str(path))
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(nio, "read", counting_read)
+    volumes = load_volumes(items, cfg.data)
+    assert len(calls) == len(items)  # each volume read once, when the cache is filled
+    for _ in range(3):
+        for i in range(len(volumes)):
+            assert volumes[i]["image"].ndim == 3
+    assert len(calls) == len(items)  # sampling never goes back to the disk
