@@ -34,12 +34,6 @@ def _crop(vol: Volume, z: slice, y: slice, x: slice) -> Volume:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known failure (issue #5): the shipped MR model (300 + 600 CPU steps) gains about "
-    "+1 dB on moderate noise in validation patches, not reliably more; strict, so a better "
-    "model fails this marker",
-)
 def test_mr_default_model_raises_psnr_on_held_out_scan(data_dir):
     # itk_t1_coronal is in the MR model's validation split (never trained on)
     clean = io.read(data_dir / "mr/itk_t1_coronal.nii.gz", modality="MR")
