@@ -3,8 +3,9 @@
 After Hu et al., "Universal Image Restoration Pre-training via Degradation
 Classification" (ICLR 2025), slimmed for CPU: each registered decoder stage is
 projected to a common width, turned into log local-energy maps, upsampled to the
-finest registered scale, fused with softmax-normalised learned weights, passed through a few small conv stages,
-pooled globally and mapped to multi-label logits (and a severity per type).
+finest registered scale, fused with softmax-normalised learned weights, passed
+through a few small conv stages, pooled globally and mapped to multi-label logits
+(and a severity per type).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ class DegradationClassifier(nn.Module):
         layers: list[nn.Module] = []
         for _ in range(conv_stages):
             # Depthwise-separable stride-2 convs keep the head slim (<< backbone). No
-            # normalisation: a per-pixel LayerNorm would divide out exactly the local
-            # texture energy (noise, ringing, streaks) the head has to measure.
+            # per-pixel LayerNorm: it would divide out exactly the local texture energy
+            # (noise, ringing, streaks) the head has to measure.
             layers += [
                 conv(width, width, 3, stride=2, padding=1, groups=width),
                 conv(width, width, 1),
@@ -98,8 +99,8 @@ class DegradationClassifier(nn.Module):
         # mean, square, average over 2x2, log. Degradations live in fine texture
         # (noise, ringing, streaks, blur's missing texture) whose energy is tiny next to
         # image content; a head that pooled linear projections saw only the content and
-        # stayed at the label prior for 1000+ steps in training, while this operator
-        # separates noise at AUC 0.98 within 400 steps of a small probe (issue 4 notes).
+        # stayed at the label prior for 1000+ steps in training, while this one reached
+        # noise AUC 0.94 within 200 steps of a probe (docs/architecture.md).
         # Texture-energy statistics are a classical texture descriptor; no library
         # layer does it, hence the few lines here. Coarser maps are upsampled (nearest)
         # to the finest one before the softmax-weighted fusion.
@@ -123,11 +124,9 @@ class DegradationClassifier(nn.Module):
 
     def _log_energy(self, f: torch.Tensor) -> torch.Tensor:
         """``log(mean_2x2((f - mean_3x3(f))**2) + eps)`` at half the input resolution."""
-        if self.spatial_dims == 2:
-            hp = f - F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
-            return torch.log(F.avg_pool2d(hp.square(), 2, ceil_mode=True) + 1e-6)
-        hp = f - F.avg_pool3d(f, 3, 1, 1, count_include_pad=False)
-        return torch.log(F.avg_pool3d(hp.square(), 2, ceil_mode=True) + 1e-6)
+        pool = F.avg_pool2d if self.spatial_dims == 2 else F.avg_pool3d
+        hp = f - pool(f, 3, 1, 1, count_include_pad=False)
+        return torch.log(pool(hp.square(), 2, ceil_mode=True) + 1e-6)
 
 
 class DCPTNet(nn.Module):
