@@ -67,7 +67,7 @@ def test_ct_default_model_raises_psnr(data_dir):
 @pytest.mark.xfail(
     strict=True,
     reason="known failure (issue #5): on this severe low-dose case the shipped CT head ranks "
-    "sparse_view (0.54) just above low_dose (0.52); strict, so a model that fixes it fails "
+    "sparse_view (0.63) above low_dose (0.51); strict, so a model that fixes it fails "
     "this marker and the test is promoted",
 )
 def test_ct_default_model_reports_low_dose(data_dir):
