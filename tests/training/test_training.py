@@ -48,7 +48,6 @@ def _env() -> dict[str, str]:
 def _degradations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAPARI_DCPT_DEGRADATIONS", DEG_MODULE)
     monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.syspath_prepend(str(REPO))  # `training/` is a top-level folder, not installed
     torch.set_num_threads(1)
 
 
