@@ -53,33 +53,35 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-26, 16:35 UTC): measured with the shipped default models** (CT: commit
-60b774e, 300 DCPT pre-training + 600 fine-tuning steps; MR: commit 00b477a, 400 + 1600)
-and the matching no-pre-training ablation weights (the same total steps from random
-initialisation),
-committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`. Machine: 2-core x86-64
-CPU, no GPU, otherwise idle during the speed rows. The classical methods' results are
-cached in `runs/bench_cache/rows/` (computed in session 1 with the same code and tuned
-settings; `--recompute` redoes them).
+**Status (2026-11-26, 17:25 UTC): measured with the shipped default models** (commit
+701fcba, trained for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
+fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16) and the matching
+no-pre-training ablation weights (the same total steps from random initialisation),
+committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`. Quality and classification
+were rerun on a 2-core x86-64 CPU, no GPU. The speed rows date from the earlier CPU-trained
+models: the architecture and weight shapes are unchanged, so the cost per voxel is too.
+The classical methods' results are cached in `runs/bench_cache/rows/` (computed in
+session 1 with the same code and tuned settings; `--recompute` redoes them).
 """
 
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT ring artefacts
-  (+0.53 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.71 against +1.07),
-  and on MR spike (+0.66 against +0.18) and MR motion (+0.16 against +0.11).
-- **Where it loses:** on noise the short-trained networks are well behind the
-  classical methods that are told the true noise level. MR Rician noise: +1.69 dB
-  against +5.78 dB for BM4D. CT low dose: +2.37 dB against +5.40 dB for NLM. On CT blur,
-  Wiener and Richardson-Lucy with the true PSF gain about 10 dB, while the network
-  gains nothing (-0.17 dB). On MR bias field (-4.6 dB), ghosting (-1.0 dB) and
-  undersampling (-0.3 dB) the network does harm, where doing nothing is best (MR blur
-  and Gibbs: -0.00 and -0.04 dB). A clean MR volume comes back at 39.6 dB. The
-  target "at least 1 dB over the best classical method per type, and never worse than
-  the input" is **not met**; see the model card for why (training steps, not capacity).
-- **DCPT pre-training against none, same total steps** (CT 900, MR 2000): -0.14 dB (CT
-  single types), +0.03 dB (MR single types), -0.19 / +0.12 dB on the mixtures. At this
-  budget, pre-training costs restoration steps and does not pay them back.
-- **BM4D is 40x (MR) and 59x (CT) slower** than napari-dcpt in CPU time on the same
+  (+0.92 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.54 against +1.07),
+  and on MR spike (+2.56 against +0.18).
+- **Where it loses:** on noise the networks are well behind the classical methods that
+  are told the true noise level. MR Rician noise: +2.14 dB against +5.78 dB for BM4D. CT
+  low dose: +2.32 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
+  with the true PSF gain about 10 dB, while the network does slight harm (-0.17 dB). On
+  MR bias field (-3.9 dB), ghosting (-0.6 dB), Gibbs (-0.14 dB), undersampling (-0.11 dB)
+  and motion (-0.07 dB) the network does harm, where doing nothing is best (MR blur:
+  +0.00 dB). A clean MR volume comes back at 41.2 dB (the ablation: 44.3 dB), a clean
+  CT volume at 53.0 dB. The target "at least 1 dB over the best classical method per
+  type, and never worse than the input" is **not met**; see the model card.
+- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.18 dB (CT
+  single types), -0.10 dB (MR single types), -0.41 / -0.11 dB on the mixtures. On whole
+  held-out volumes pre-training does not pay back the steps it takes from fine-tuning
+  at this budget (on the model card's validation patches MR gains +0.10 dB from it).
+- **BM4D is 37x (MR) and 44x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
@@ -89,10 +91,12 @@ FINDINGS = """\
   tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
-  single-type top-1 accuracy is 79 % for CT (no pre-training: 71 %) and 46 % for MR
-  (no pre-training: 48 %). The bar is 90 %. CT sparse view and blur are always right,
-  while CT ring is half confused with blur. CT clean volumes are reported as degraded
-  (0 of 2 right), MR clean volumes as clean (4 of 4). No mixture is recovered exactly.
+  single-type top-1 accuracy is 79 % for CT (no pre-training: 83 %) and 56 % for MR
+  (no pre-training: 60 %). The bar is 90 %. CT sparse view and blur are always right;
+  CT ring is a third confused with blur, CT low dose half with sparse view. MR noise and
+  spike are always right; MR motion, ghosting and undersampling are read as bias field
+  or undersampling. CT clean volumes are reported as degraded (0 of 2 right), MR clean
+  volumes as clean (4 of 4). No mixture is recovered exactly.
 - **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's
   own error. **dipy's Rician NLM**, tuned on a 1 mm volume, over-smooths the thicker
   held-out volumes (-1.9 dB).
