@@ -139,12 +139,21 @@ def split_items(items: Sequence[dict], cfg: DataConfig) -> tuple[list[dict], lis
     of the item key (file, or folder + SeriesInstanceUID) decides, so the split is
     stable when files are added. Items of another modality are dropped (``unknown``
     ones are kept as the configured modality).
+
+    Raises
+    ------
+    ValueError
+        If an explicit pattern matches no series: a renamed or converted file (say
+        ``.nrrd`` to ``.nii.gz``) would otherwise silently change the validation set.
     """
     train: list[dict] = []
     val: list[dict] = []
+    items = [it for it in items if it["modality"] in (cfg.modality, "unknown")]
+    for field in ("val_files", "train_files"):
+        for pattern in getattr(cfg, field) or ():
+            if not any(_matches(it["key"], (pattern,)) for it in items):
+                raise ValueError(f"data.{field}: {pattern!r} matches no {cfg.modality} series")
     for it in items:
-        if it["modality"] not in (cfg.modality, "unknown"):
-            continue
         if cfg.val_files is not None or cfg.train_files is not None:
             if _matches(it["key"], cfg.val_files):
                 val.append(it)

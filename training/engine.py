@@ -266,7 +266,10 @@ def build_data(
         torch.distributed.barrier()
     if not dist.main:
         manifest = json.loads((cache_dir / "manifest.json").read_text())
-    train_items, val_items = tdata.split_items(manifest["items"], d)
+    try:
+        train_items, val_items = tdata.split_items(manifest["items"], d)
+    except ValueError as e:
+        raise SystemExit(f"{d.root}: {e}") from None
     if not train_items:
         raise SystemExit(f"no training volumes of modality {d.modality} under {d.root}")
     if not val_items:  # too few volumes for a held-out split: validate on training ones

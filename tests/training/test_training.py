@@ -162,6 +162,12 @@ def test_split_is_by_series_and_honours_explicit_lists() -> None:
     t, v = split_items(items, explicit)
     assert [i["key"] for i in v] == ["p1/scan.nii.gz"]
     assert [i["key"] for i in t] == ["p2/scan.nii.gz", "p3/scan.nii.gz"]
+    typo = cfg.model_copy(update={"val_files": ("p1/*", "p1/scan.nrrd")})
+    with pytest.raises(ValueError, match=r"data.val_files: 'p1/scan.nrrd' matches no MR series"):
+        split_items(items, typo)
+    ct_only = cfg.model_copy(update={"train_files": ("ct.nii.gz",)})  # another modality
+    with pytest.raises(ValueError, match="data.train_files"):
+        split_items(items, ct_only)
 
 
 def test_patch_samples_are_deterministic_and_on_foreground(data_dir: Path, tmp_path: Path) -> None:
