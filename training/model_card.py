@@ -39,6 +39,16 @@ NOTES = """\
     (-0.46 -> +0.28 dB), and mild low dose is nearly neutral (-0.39 -> -0.05 dB).
 - **The CT curve is flat by the issue's bar; the MR curve is not** (the line under
   each table). MR still gains from more steps.
+- **A second MR fine-tuning cycle was tried and not shipped** (session 4, 3 minutes on
+  a lent H200, 37 steps/s): 5745 more steps from the shipped weights, peak LR 5e-4,
+  the same data and validation samples (`python -m training finetune --init
+  runs/gpu/mr_ft/last.pt`; its run folder is not in git). Validation PSNR rose by
+  0.23 dB (29.15 -> 29.39) over this doubling of fine-tuning steps, so the MR curve
+  is still not flat. Per type it was a trade: spike (+0.3 to +0.5 dB) and moderate
+  noise gained, mild noise (-0.6 dB), mild ghosting and clean inputs (44.6 ->
+  44.1 dB) lost. The mean over single-type rows rose only 0.06 dB, and as many rows
+  (15 of 24) still end below their input. Without a matching ablation, the shipped
+  weights stayed.
 - **What still does harm:**
   - MR bias field: a 64 px patch does not show the smooth field, so the network
     guesses a correction.
