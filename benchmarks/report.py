@@ -94,8 +94,9 @@ FINDINGS = """\
   single-type top-1 accuracy is 79 % for CT (no pre-training: 83 %) and 56 % for MR
   (no pre-training: 60 %). The bar is 90 %. CT sparse view and blur are always right;
   CT ring is a third confused with blur, CT low dose half with sparse view. MR noise and
-  spike are always right; MR motion, ghosting and undersampling are read as bias field
-  or undersampling. CT clean volumes are reported as degraded (0 of 2 right), MR clean
+  spike are always right; for MR motion, ghosting, bias field and undersampling the
+  top guess follows the volume (brain: bias field, breast: undersampling or ghosting),
+  not the artefact. CT clean volumes are reported as degraded (0 of 2 right), MR clean
   volumes as clean (4 of 4). No mixture is recovered exactly.
 - **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's
   own error. **dipy's Rician NLM**, tuned on a 1 mm volume, over-smooths the thicker

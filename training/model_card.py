@@ -49,6 +49,16 @@ NOTES = """\
   44.1 dB) lost. The mean over single-type rows rose only 0.06 dB, and as many rows
   (15 of 24) still end below their input. Without a matching ablation, the shipped
   weights stayed.
+- **The MR report does not recognise motion, ghosting, bias field or undersampling.**
+  On the whole held-out volumes (`python -m benchmarks classify`) its top guess
+  among those four follows the volume, not the degradation: bias field for the brain
+  (itk_t1_coronal: 23 of 24 such cases, and both clean ones), undersampling or
+  ghosting for the breast. These are global k-space artefacts (copies shifted by
+  half the field of view, smooth fields), and 64 px training patches do not show
+  them. A session-4 experiment retrained only the head (backbone frozen) on whole
+  192 px slices, 600 steps of batch 8 on the CPU: whole-volume MR top-1 moved 56 ->
+  58 % (2 of 96 cases), motion and ghosting still 0 of 24. The frozen features do not
+  carry these artefacts; a backbone trained on a larger field of view is the lever.
 - **What still does harm:**
   - MR bias field: a 64 px patch does not show the smooth field, so the network
     guesses a correction.
