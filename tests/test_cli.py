@@ -52,6 +52,23 @@ def test_restore_keeps_geometry_and_writes_report(tmp_path, mr_file, tiny_weight
     np.testing.assert_allclose(b.affine, a.affine, atol=1e-5)
     report = json.loads(rep.read_text())
     assert report["modality"] == "MR" and "findings" in report
+    assert report["strength"] == pytest.approx(1 - report["clean_probability"], abs=1e-3)
+
+
+def test_full_strength_applies_all_of_the_change(tmp_path, mr_file, tiny_weights):
+    common = ["-q", "restore", str(mr_file)]
+    model = ["--weights", str(tiny_weights), "--device", "cpu", "--report"]
+    outs = {}
+    for name, extra in (("scaled", []), ("full", ["--full-strength"])):
+        out, rep = tmp_path / f"{name}.nii.gz", tmp_path / f"{name}.json"
+        assert main([*common, str(out), *model, str(rep), *extra]) == EXIT_OK
+        outs[name] = (io.read(out).array.astype(np.float32), json.loads(rep.read_text()))
+    x = io.read(mr_file).array.astype(np.float32)
+    assert outs["full"][1]["strength"] == 1.0
+    s = outs["scaled"][1]["strength"]
+    assert 0 < s < 1
+    # the scaled change is s times the full one (up to the integer output's rounding)
+    np.testing.assert_allclose(outs["scaled"][0] - x, s * (outs["full"][0] - x), atol=1.0)
 
 
 def test_restore_refuses_existing_output_before_work(tmp_path, mr_file, tiny_weights, capsys):
@@ -110,6 +127,7 @@ def test_batch_goes_past_a_bad_file_and_resumes(tmp_path, mr_file, tiny_weights)
     assert main(args) == EXIT_PARTIAL
     assert (out / "a.nii.gz").is_file() and (out / "sub" / "b.nii.gz").is_file()
     rows = (out / "report.csv").read_text().splitlines()
+    assert rows[0] == "input,output,status,seconds,detected,strength,error"
     assert sum(",restored," in r for r in rows) == 2
     assert sum(",failed," in r and "broken.nii.gz" in r for r in rows) == 1
     mtime = (out / "a.nii.gz").stat().st_mtime_ns

@@ -127,6 +127,7 @@ def _restore_one(vol: Any, args: argparse.Namespace, label: str) -> Any:
         tile=args.tile,
         batch_size=args.batch_size,
         threads=args.threads,
+        scale_by_report=not args.full_strength,
     )
     return _drive(gen, args.quiet, label)
 
@@ -149,11 +150,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 "input": str(args.input),
                 "output": str(out),
                 "seconds": round(dt, 2),
+                "strength": round(result.strength, 4),
                 **result.report.to_dict(),
             },
         )
     if not args.quiet:
-        print(f"{out}: restored in {dt:.1f} s; {result.report.summary()}")
+        print(
+            f"{out}: restored in {dt:.1f} s at strength {result.strength:.2f}; "
+            f"{result.report.summary()}"
+        )
     return EXIT_OK
 
 
@@ -223,6 +228,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             "status": "failed",
             "seconds": 0,
             "detected": "",
+            "strength": "",
             "error": reason,
         }
         for p, reason in skipped
@@ -257,6 +263,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             "status": "",
             "seconds": 0,
             "detected": "",
+            "strength": "",
             "error": "",
         }
         t0 = time.perf_counter()
@@ -275,6 +282,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 io.write(result.volume, out, overwrite=args.overwrite, anonymize=args.anonymize)
                 row["status"] = "restored"
                 row["detected"] = ";".join(f.type for f in result.report.detected) or "clean"
+                row["strength"] = round(result.strength, 4)
         except DcptError as exc:
             row["status"], row["error"] = "failed", str(exc)
             print(f"error: {exc}", file=sys.stderr)
@@ -283,7 +291,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
         save_report()  # after every file, so a killed job still leaves its record
     if not rows:
         rows.append(
-            {"input": "", "output": "", "status": "", "seconds": 0, "detected": "", "error": ""}
+            {
+                "input": "",
+                "output": "",
+                "status": "",
+                "seconds": 0,
+                "detected": "",
+                "strength": "",
+                "error": "",
+            }
         )
     save_report()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("restored", "skipped", "failed")}
@@ -312,6 +328,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print(f"{path.name}: {vol.describe()}")
         print(f"  degradation report: {result.report.summary()}")
+        print(f"  network change applied at strength {result.strength:.2f} (1 - p(clean))")
         print(
             f"  restored in {time.perf_counter() - t0:.1f} s -> "
             f"{out_dir / (stem + '_restored.nii.gz')}, {png}"
@@ -376,6 +393,12 @@ def _add_tiling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="in-plane tile size (pixels)")
     p.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH, help="slices/tiles per network call"
+    )
+    p.add_argument(
+        "--full-strength",
+        action="store_true",
+        help="apply all of the network's change; by default it is scaled by the report's "
+        "belief that something is wrong, 1 - p(clean)",
     )
 
 

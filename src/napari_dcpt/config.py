@@ -344,6 +344,11 @@ class InferenceConfig(_Strict):
     threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads (None: keep torch's own setting)."
     )
+    scale_by_report: bool = Field(
+        True,
+        description="Scale the network's change by the report's 1 - p(clean); "
+        "False applies all of it.",
+    )
 
     def restore_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `napari_dcpt.inference.restore` (modality left to the caller)."""
@@ -354,6 +359,7 @@ class InferenceConfig(_Strict):
             "overlap": self.overlap,
             "batch_size": self.batch_size,
             "threads": self.threads,
+            "scale_by_report": self.scale_by_report,
         }
 
 

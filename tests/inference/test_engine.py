@@ -41,6 +41,20 @@ def test_tiled_and_untiled_agree(tiny_weights, mr_volume):
     assert np.median(diff) <= 0.02 * np.median(change) + 1e-3
 
 
+def test_change_is_scaled_by_the_reports_belief_that_something_is_wrong(tiny_weights, mr_volume):
+    vol = mr_volume.with_array(mr_volume.array.astype(np.float32))  # no rounding on output
+    full = run(restore(vol, model=tiny_weights, device="cpu", scale_by_report=False))
+    scaled = run(restore(vol, model=tiny_weights, device="cpu"))
+    p_clean = scaled.report.clean_probability
+    assert 0.0 < p_clean < 1.0  # the random head is unsure: a real blend is tested
+    assert full.strength == 1.0 and scaled.strength == pytest.approx(1.0 - p_clean)
+    assert scaled.volume.meta["restore_strength"] == pytest.approx(1.0 - p_clean, abs=1e-4)
+    x = vol.array
+    expected = x + (1.0 - p_clean) * (full.volume.array - x)
+    np.testing.assert_allclose(scaled.volume.array, expected, rtol=1e-5, atol=1e-3)
+    assert not np.allclose(scaled.volume.array, full.volume.array, atol=1e-2)
+
+
 def test_preview_restores_only_requested_slices(tiny_weights, mr_volume):
     out = run(restore(mr_volume, model=tiny_weights, device="cpu", slices=[2])).volume
     np.testing.assert_array_equal(out.array[[0, 1, 3, 4]], mr_volume.array[[0, 1, 3, 4]])

@@ -112,7 +112,7 @@ def test_classify_then_restore_adds_layer_with_input_geometry(
     # Assert: report bars, most likely first, one per degradation type
     assert len(probs) == len(VOCAB) - 1
     assert probs == sorted(probs, reverse=True)
-    assert "MR" in w.status.text()
+    assert "MR" in w.status.text() and "at strength" in w.status.text()
     out = viewer.layers["mr (restored)"]
     assert out.data.shape == src.data.shape and out.data.dtype == src.data.dtype
     assert tuple(out.scale) == pytest.approx(tuple(src.scale))
@@ -300,6 +300,8 @@ def test_settings_are_remembered_between_sessions(make_napari_viewer, tiny_weigh
     first = make_widget(viewer, tiny_weights, tile_spin=128, batch_spin=2)
     first.overlap_spin.setValue(0.25)
     first.modality_combo.setCurrentText("CT")
+    assert first.config().scale_by_report  # the default
+    first.scale_check.setChecked(False)
 
     # Act: a second widget (a new session) reads the same settings file
     second = RestoreWidget(viewer)
@@ -309,6 +311,7 @@ def test_settings_are_remembered_between_sessions(make_napari_viewer, tiny_weigh
     cfg = second.config()
     assert (cfg.tile, cfg.batch_size, cfg.overlap) == (128, 2, 0.25)
     assert (cfg.modality, cfg.device, cfg.threads) == ("CT", "cpu", 1)
+    assert cfg.scale_by_report is False
     assert second.model_combo.currentText() == FILE_MODEL
     assert cfg.weights == str(tiny_weights)
 

@@ -44,10 +44,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class RestoreResult:
-    """A restored volume (input geometry, units and dtype) and what was wrong."""
+    """A restored volume (input geometry, units and dtype) and what was wrong.
+
+    ``strength`` is the share of the network's change that was applied (1 = all of
+    it; see ``scale_by_report`` in `restore`).
+    """
 
     volume: Volume
     report: DegradationReport
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +294,7 @@ def restore(
     threads: int | None = None,
     classify_slices: int = 12,
     slices: Sequence[int] | None = None,
+    scale_by_report: bool = True,
 ) -> Generator[Progress, None, RestoreResult]:
     """Restore a volume; a generator that yields `Progress` and returns a `RestoreResult`.
 
@@ -317,6 +323,12 @@ def restore(
         torch CPU threads; None keeps torch's setting.
     slices
         Restore only these slice indices (a quick preview); others are copied.
+    scale_by_report
+        Apply the network's change scaled by the report's belief that something is
+        wrong, ``1 - p(clean)``; False applies all of it. The scaled output is the
+        minimum-mean-square-error estimate under the report's two hypotheses:
+        nothing wrong (the input is the answer) and degraded (the network's output
+        is). It keeps the network from reworking scans it believes are clean.
 
     Returns
     -------
@@ -407,10 +419,16 @@ def restore(
             yield Progress("restore", ci + 1, len(chunks))
     from napari_dcpt.inference.normalise import cast_like
 
+    strength = 1.0
+    if scale_by_report and np.isfinite(report.clean_probability):
+        strength = float(np.clip(1.0 - report.clean_probability, 0.0, 1.0))
+        # both intensity maps are linear, so blending in scanner units is exact
+        out = stack + np.float32(strength) * (out - stack)
     restored = cast_like(out.reshape(volume.shape), volume.array.dtype)
     meta = dict(volume.meta)
     meta["restored_with"] = lm.path.name
-    return RestoreResult(volume.with_array(restored, meta=meta), report)
+    meta["restore_strength"] = round(strength, 4)
+    return RestoreResult(volume.with_array(restored, meta=meta), report, strength)
 
 
 def _runs(indices: np.ndarray) -> list[np.ndarray]:

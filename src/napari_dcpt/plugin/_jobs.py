@@ -57,6 +57,7 @@ class Restored:
     seconds: float
     preview_index: int | None = None
     difference_limit: float = 1.0
+    strength: float = 1.0  # share of the network's change applied (RestoreResult.strength)
 
 
 def check_layer(name: str, ndim: int, attributes: dict[str, Any], layer_type: str) -> None:
@@ -244,7 +245,9 @@ def restore_job(
             # symmetric display window that ignores a few extreme voxels
             limit = float(np.percentile(np.abs(diff), 99.5)) or 1.0
         seconds = time.perf_counter() - start
-        return Restored(out, diff, result.report, note, seconds, preview_index, limit)
+        return Restored(
+            out, diff, result.report, note, seconds, preview_index, limit, result.strength
+        )
     except EXPECTED as exc:
         return _failure(exc, name)
     except RuntimeError as exc:

@@ -97,6 +97,11 @@ class RestoreWidget(QWidget):
         self.threads_spin = QSpinBox()
         self.threads_spin.setRange(0, 256)
         self.threads_spin.setSpecialValueText("auto")  # 0 means "keep torch's setting"
+        self.scale_check = QCheckBox("Scale the change by 1 − p(clean)")
+        self.scale_check.setToolTip(
+            "Apply the network's change in proportion to the report's belief that "
+            "something is wrong; untick to apply all of it."
+        )
 
         self.diff_check = QCheckBox("Add a difference layer (restored − input)")
         self.compare_check = QCheckBox("Compare before/after side by side")
@@ -129,6 +134,7 @@ class RestoreWidget(QWidget):
         adv.addRow("Overlap", self.overlap_spin)
         adv.addRow("Batch size", self.batch_spin)
         adv.addRow("CPU threads", self.threads_spin)
+        adv.addRow("", self.scale_check)
         self.advanced = QCollapsible("Advanced")
         self.advanced.addWidget(advanced)
         buttons = QHBoxLayout()
@@ -163,6 +169,7 @@ class RestoreWidget(QWidget):
             self.overlap_spin.valueChanged,
             self.batch_spin.valueChanged,
             self.threads_spin.valueChanged,
+            self.scale_check.toggled,
             self.diff_check.toggled,
         ):
             sig.connect(self._save)
@@ -198,6 +205,7 @@ class RestoreWidget(QWidget):
             overlap=round(self.overlap_spin.value(), 3),
             batch_size=self.batch_spin.value(),
             threads=self.threads_spin.value() or None,
+            scale_by_report=self.scale_check.isChecked(),
         )
 
     def _apply_settings(self) -> None:
@@ -212,6 +220,7 @@ class RestoreWidget(QWidget):
         self.overlap_spin.setValue(cfg.overlap)
         self.batch_spin.setValue(cfg.batch_size)
         self.threads_spin.setValue(cfg.threads or 0)
+        self.scale_check.setChecked(cfg.scale_by_report)
         self.diff_check.setChecked(bool(ui.get("difference", False)))
 
     def _save(self, *_: Any) -> None:
@@ -385,8 +394,8 @@ class RestoreWidget(QWidget):
         what = "preview of slice" if result.preview_index is not None else "restored in"
         where = f" {result.preview_index}," if result.preview_index is not None else ""
         self.status.setText(
-            f"{what}{where} {result.seconds:.1f} s; {result.modality_note}. "
-            f"{result.report.summary()}"
+            f"{what}{where} {result.seconds:.1f} s at strength {result.strength:.2f}; "
+            f"{result.modality_note}. {result.report.summary()}"
         )
 
     def _on_errored(self, exc: BaseException) -> None:
