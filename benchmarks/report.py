@@ -53,9 +53,12 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-26, 17:25 UTC): measured with the shipped default models** (commit
+**Status (2026-11-27, 00:27 UTC): measured with the shipped default models** (commit
 701fcba, trained for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
-fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16) and the matching
+fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). Restoration uses the
+default report-scaled strength (`1 - p(clean)`, docs/architecture.md); the
+classification rows date from 2026-11-26 17:25 (the scaling does not change them). The
+matching
 no-pre-training ablation weights (the same total steps from random initialisation),
 committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`. Quality and classification
 were rerun on a 2-core x86-64 CPU, no GPU. The speed rows date from the earlier CPU-trained
@@ -66,22 +69,24 @@ session 1 with the same code and tuned settings; `--recompute` redoes them).
 
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT ring artefacts
-  (+0.92 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.54 against +1.07),
-  and on MR spike (+2.56 against +0.18).
+  (+1.02 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.62 against +1.07),
+  and on MR spike (+2.53 against +0.18).
 - **Where it loses:** on noise the networks are well behind the classical methods that
-  are told the true noise level. MR Rician noise: +2.14 dB against +5.78 dB for BM4D. CT
-  low dose: +2.32 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
-  with the true PSF gain about 10 dB, while the network does slight harm (-0.17 dB). On
-  MR bias field (-3.9 dB), ghosting (-0.6 dB), Gibbs (-0.14 dB), undersampling (-0.11 dB)
-  and motion (-0.07 dB) the network does harm, where doing nothing is best (MR blur:
-  +0.00 dB). A clean MR volume comes back at 41.2 dB (the ablation: 44.3 dB), a clean
-  CT volume at 53.0 dB. The target "at least 1 dB over the best classical method per
-  type, and never worse than the input" is **not met**; see the model card.
-- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.18 dB (CT
-  single types), -0.10 dB (MR single types), -0.41 / -0.11 dB on the mixtures. On whole
+  are told the true noise level. MR Rician noise: +2.15 dB against +5.78 dB for BM4D. CT
+  low dose: +2.10 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
+  with the true PSF gain about 10 dB, while the network does slight harm (-0.11 dB). On
+  MR bias field (-1.8 dB), ghosting (-0.24 dB), Gibbs (-0.07 dB) and undersampling
+  (-0.05 dB) the network still does harm, where doing nothing is best (MR blur +0.01,
+  motion +0.07 dB). A clean MR volume comes back at 46.6 dB (the ablation: 50.1 dB), a
+  clean CT volume at 58.7 dB. With the full network change (`--full-strength`) those were
+  MR bias field -3.9, ghosting -0.6 dB, clean MR 41.2 dB and clean CT 53.0 dB. The target
+  "at least 1 dB over the best classical method per type, and never worse than the
+  input" is **not met**; see the model card.
+- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.17 dB (CT
+  single types), -0.01 dB (MR single types), -0.32 / -0.14 dB on the mixtures. On whole
   held-out volumes pre-training does not pay back the steps it takes from fine-tuning
   at this budget (on the model card's validation patches MR gains +0.10 dB from it).
-- **BM4D is 37x (MR) and 44x (CT) slower** than napari-dcpt in CPU time on the same
+- **BM4D is 52x (MR) and 53x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
