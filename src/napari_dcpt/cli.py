@@ -197,6 +197,21 @@ def _batch_output(item: Any, root: Path, out_dir: Path) -> Path:
     return out
 
 
+def _batch_row(input_label: str, **values: Any) -> dict[str, Any]:
+    """One row of the batch report, every column present (the CSV header is row 0's keys)."""
+    row: dict[str, Any] = {
+        "input": input_label,
+        "output": "",
+        "status": "",
+        "seconds": 0,
+        "detected": "",
+        "strength": "",
+        "error": "",
+    }
+    row.update(values)
+    return row
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     import csv
 
@@ -221,18 +236,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     items, skipped = io.discover(root)
     k, n = _shard(args.shard)
     mine = [it for i, it in enumerate(items) if i % n == k - 1]
-    rows: list[dict[str, Any]] = [
-        {
-            "input": str(p),
-            "output": "",
-            "status": "failed",
-            "seconds": 0,
-            "detected": "",
-            "strength": "",
-            "error": reason,
-        }
-        for p, reason in skipped
-    ]
+    rows = [_batch_row(str(p), status="failed", error=reason) for p, reason in skipped]
     report_path = (
         Path(args.report)
         if args.report
@@ -257,15 +261,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     for item in tqdm(mine, desc=f"batch {k}/{n}", disable=args.quiet, file=sys.stderr):
         label = item.key
-        row: dict[str, Any] = {
-            "input": label,
-            "output": "",
-            "status": "",
-            "seconds": 0,
-            "detected": "",
-            "strength": "",
-            "error": "",
-        }
+        row = _batch_row(label)
         t0 = time.perf_counter()
         try:
             out = _batch_output(item, root, out_dir)
@@ -290,17 +286,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         rows.append(row)
         save_report()  # after every file, so a killed job still leaves its record
     if not rows:
-        rows.append(
-            {
-                "input": "",
-                "output": "",
-                "status": "",
-                "seconds": 0,
-                "detected": "",
-                "strength": "",
-                "error": "",
-            }
-        )
+        rows.append(_batch_row(""))
     save_report()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("restored", "skipped", "failed")}
     if not args.quiet:
