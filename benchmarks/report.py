@@ -58,10 +58,9 @@ STATUS = """\
 fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). Restoration uses the
 default report-scaled strength (`1 - p(clean)`, docs/architecture.md); the
 classification rows date from 2026-11-26 17:25 (the scaling does not change them). The
-matching
-no-pre-training ablation weights (the same total steps from random initialisation),
-committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`. Quality and classification
-were rerun on a 2-core x86-64 CPU, no GPU. The speed rows date from the earlier CPU-trained
+matching no-pre-training ablation weights (the same total steps from random
+initialisation) are committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`.
+Quality and classification were rerun on a 2-core x86-64 CPU, no GPU. The speed rows date from the earlier CPU-trained
 models: the architecture and weight shapes are unchanged, so the cost per voxel is too.
 The classical methods' results are cached in `runs/bench_cache/rows/` (computed in
 session 1 with the same code and tuned settings; `--recompute` redoes them).

@@ -373,7 +373,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
-def _add_tiling(p: argparse.ArgumentParser) -> None:
+def _add_restore_options(p: argparse.ArgumentParser) -> None:
     from napari_dcpt.config import DEFAULT_BATCH, DEFAULT_TILE
 
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="in-plane tile size (pixels)")
@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         "output", help=".nii/.nii.gz/.nrrd/.mha file, or a folder for a derived DICOM series"
     )
     _add_model(p)
-    _add_tiling(p)
+    _add_restore_options(p)
     p.add_argument("--report", help="write the degradation report (JSON) here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     _add_anonymize(p)
@@ -433,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output_dir")
     p.add_argument("--modality", default="auto", type=str.lower, choices=["auto", "mr", "ct"])
     _add_model(p)
-    _add_tiling(p)
+    _add_restore_options(p)
     p.add_argument("--resume", action="store_true", help="skip inputs whose output exists")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     _add_anonymize(p)
@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="restore the bundled MR and CT samples")
     p.add_argument("output_dir", nargs="?", default="demo-output")
     _add_model(p)
-    _add_tiling(p)
+    _add_restore_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("degradations", help="list the degradation registry")
