@@ -39,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="training checkpoint (last.pt)")
     p.add_argument("out", help="output .safetensors")
     p.add_argument("--raw", action="store_true", help="export raw weights instead of the EMA")
+    p = sub.add_parser(
+        "calibrate", help="measure and embed the per-type share of the change that helps"
+    )
+    p.add_argument("weights", help="weights file (.safetensors) to calibrate")
+    p.add_argument("out", help="output .safetensors (may be the input)")
+    p.add_argument(
+        "--volumes",
+        nargs="+",
+        default=None,
+        help="volumes not trained on (default: the validation split)",
+    )
+    p.add_argument("--data-root", default=None, help="override the embedded data.root")
+    p.add_argument("--repeats", type=int, default=2, help="draws per volume, type and severity")
+    p.add_argument("--slices", type=int, default=4, help="central slices per volume")
+    p.add_argument("--threads", type=int, default=None)
     return ap
 
 
@@ -80,6 +95,18 @@ def main(argv: list[str] | None = None) -> int:
             path = export(args.checkpoint, args.out, ema=not args.raw)
             print(path)
             return 0
+        if args.command == "calibrate":
+            from training.calibrate import main as calibrate_main
+
+            return calibrate_main(
+                args.weights,
+                args.out,
+                args.volumes,
+                args.data_root,
+                args.repeats,
+                args.slices,
+                args.threads,
+            )
     except DcptError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

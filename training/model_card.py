@@ -191,6 +191,30 @@ def _bars(ev: dict[str, Any]) -> list[str]:
     ]
 
 
+def _calibration(weights: Path) -> list[str]:
+    """The embedded `training.calibrate` table of a weights file, as Markdown."""
+    from napari_dcpt.models import read_metadata
+
+    cal = read_metadata(weights)["extra"].get("restore_gain")
+    if not cal:
+        return ["- calibration: none (restore applies 1 - p(clean) of the change)"]
+    lines = [
+        "",
+        f"Calibration (`python -m training calibrate`, {cal['cases']} degraded cases on "
+        f"{', '.join(cal['volumes'])}, volumes outside the training and validation splits): "
+        "the share of the network's change that moves an unseen slice towards its clean "
+        "original (0 = none of it helps, 1 = all of it). `restore` applies "
+        "`(1 - p(clean)) x (1 - prod_k (1 - p_k g_k))` of the change.",
+        "",
+        "| type | mild | moderate | severe |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {t} | " + " | ".join(f"{g:.2f}" for g in row) + " |" for t, row in cal["gain"].items()
+    ]
+    return [*lines, ""]
+
+
 def section(runs: Path, mod: str, out: Path) -> list[str]:
     """The model card section of one modality."""
     from napari_dcpt.models import count_parameters, load_weights
@@ -206,6 +230,7 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             f"- network: {cfg.model_dump_json()}",
             f"- vocabulary: {', '.join(vocab)}",
         ]
+        lines += _calibration(weights)
     cfg_text = runs / f"{mod}_ft/config.yaml"
     if cfg_text.is_file():
         import yaml
@@ -320,6 +345,12 @@ def main() -> None:
         "    --pretrain-steps 400 --workers 5 --batch-size 32 --patches-per-slice 8 --margin 0.7",
         "python -m training export runs/gpu/mr_ft/last.pt src/napari_dcpt/weights/mr.safetensors",
         "python -m training export runs/gpu/ct_ft/last.pt src/napari_dcpt/weights/ct.safetensors",
+        "W=src/napari_dcpt/weights; D=~/.cache/napari-dcpt/data   # calibration (session 5)",
+        "python -m training calibrate $W/mr.safetensors $W/mr.safetensors --repeats 3 \\",
+        "    --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
+        "python -m training calibrate $W/ct.safetensors $W/ct.safetensors --repeats 8 \\",
+        "    --volumes $D/dicom/eCT_Supplemental.dcm \\",
+        '    "$(python -c \'from pydicom.data import get_testdata_file as g; print(g("CT_small.dcm"))\')"',
         "python -m training evaluate --checkpoint runs/gpu/mr_ft/last.pt --out runs/gpu/mr_ft/eval --samples 16",
         "python -m training.model_card --runs runs/gpu",
         "```",

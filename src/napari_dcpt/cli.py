@@ -314,7 +314,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print(f"{path.name}: {vol.describe()}")
         print(f"  degradation report: {result.report.summary()}")
-        print(f"  network change applied at strength {result.strength:.2f} (1 - p(clean))")
+        print(f"  network change applied at strength {result.strength:.2f} (from the report)")
         print(
             f"  restored in {time.perf_counter() - t0:.1f} s -> "
             f"{out_dir / (stem + '_restored.nii.gz')}, {png}"
@@ -383,8 +383,8 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--full-strength",
         action="store_true",
-        help="apply all of the network's change; by default it is scaled by the report's "
-        "belief that something is wrong, 1 - p(clean)",
+        help="apply all of the network's change; by default it is scaled by the share the "
+        "report says will help: 1 - p(clean), times the model's calibrated gain per type",
     )
 
 

@@ -346,8 +346,8 @@ class InferenceConfig(_Strict):
     )
     scale_by_report: bool = Field(
         True,
-        description="Scale the network's change by the report's 1 - p(clean); "
-        "False applies all of it.",
+        description="Scale the network's change by the share the report says will help "
+        "(1 - p(clean) times the calibrated gain per type); False applies all of it.",
     )
 
     def restore_kwargs(self) -> dict[str, Any]:

@@ -99,3 +99,49 @@ def test_cancel_by_closing_generator(tiny_weights, mr_volume):
     gen.close()  # GeneratorExit inside: nothing left running
     with pytest.raises(StopIteration):
         next(gen)
+
+
+def _with_gains(src, dst, gain):
+    from napari_dcpt.models.weights import rewrite_extra
+
+    return rewrite_extra(src, dst, {"restore_gain": {"gain": gain}})
+
+
+def test_calibration_table_sets_the_strength(tiny_weights, mr_volume, tmp_path):
+    vol = mr_volume.with_array(mr_volume.array.astype(np.float32))
+    base = run(restore(vol, model=tiny_weights, device="cpu"))
+    # a table of ones: the chance that any type is present, times 1 - p(clean)
+    ones = _with_gains(tiny_weights, tmp_path / "ones.safetensors", {"blur": [1, 1, 1]})
+    res = run(restore(vol, model=ones, device="cpu"))
+    p = [f.probability for f in res.report.findings]
+    any_type = 1 - np.prod([1 - q for q in p])
+    assert res.strength == pytest.approx(base.strength * any_type)
+
+    zero = {"rician_noise": [0, 0, 0], "blur": [0, 0, 0]}
+    none = run(restore(vol, model=_with_gains(tiny_weights, tmp_path / "z.st", zero)))
+    assert none.strength == 0.0
+    np.testing.assert_array_equal(none.volume.array, vol.array)  # nothing it cannot fix
+
+    # one type trusted at moderate severity only: the chance it is present and fixable
+    table = {"rician_noise": [0.0, 1.0, 0.0], "blur": [0.0, 0.0, 0.0]}
+    res = run(restore(vol, model=_with_gains(tiny_weights, tmp_path / "m.st", table)))
+    rep = res.report
+    noise = next(x for x in rep.findings if x.type == "rician_noise")
+    sev = np.asarray(noise.severity_probabilities[1:])
+    expected = (1 - rep.clean_probability) * noise.probability * sev[1] / sev.sum()
+    assert 0.0 < expected < base.strength
+    assert res.strength == pytest.approx(expected, rel=1e-6)
+    assert res.volume.meta["restore_strength"] == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "gain, problem",
+    [({"blur": [0.5, 1.2, 1.0]}, "0..1"), ({"spike": [1, 1, 1]}, "spike"), ({"blur": [1]}, "blur")],
+)
+def test_a_bad_calibration_table_is_refused(tiny_weights, tmp_path, gain, problem):
+    from napari_dcpt.errors import WeightsError
+    from napari_dcpt.inference.engine import load_model
+
+    path = _with_gains(tiny_weights, tmp_path / "bad.safetensors", gain)
+    with pytest.raises(WeightsError, match=problem):
+        load_model(path)

@@ -109,3 +109,29 @@ def test_garbage_and_pickles_are_refused(tmp_path: Path, content: bytes) -> None
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="not found"):
         load_weights(tmp_path / "nope.safetensors")
+
+
+def test_rewrite_extra_keeps_tensors_and_merges_metadata(saved: tuple, tmp_path: Path) -> None:
+    from napari_dcpt.models.weights import rewrite_extra
+
+    path, model, _ = saved
+    out = rewrite_extra(path, tmp_path / "cal.safetensors", {"restore_gain": {"gain": {}}})
+    meta, before = read_metadata(out), read_metadata(path)
+    assert meta["extra"] == {"step": 7, "restore_gain": {"gain": {}}}
+    assert meta["sha256"] == before["sha256"] and meta["model_config"] == before["model_config"]
+    loaded, _, _ = load_weights(out)
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+
+
+def test_rewrite_extra_refuses_a_tampered_file(saved: tuple, tmp_path: Path) -> None:
+    from napari_dcpt.models.weights import rewrite_extra
+
+    path, _, _ = saved
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # flip bits inside the last tensor
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        rewrite_extra(bad, tmp_path / "out.safetensors", {"x": 1})
+    assert not (tmp_path / "out.safetensors").exists()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +57,19 @@ class RestoreResult:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A network with its config, vocabulary and the file it came from."""
+    """A network with its config, vocabulary and the file it came from.
+
+    ``gains`` is the file's calibration table (``training.calibrate``): per degradation
+    type, the share of the network's change that helps at each severity (mild,
+    moderate, severe); empty for an uncalibrated file (every share then counts as 1).
+    """
 
     net: Any
     config: Any
     vocabulary: tuple[str, ...]
     modality: str
     path: Path
+    gains: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -109,7 +115,56 @@ def _load_cached(path: str, device: str) -> LoadedModel:
     net, config, vocab = load_weights(path, device=device)
     extra = read_metadata(path).get("extra") or {}
     modality = str(extra.get("modality", "unknown")).upper()
-    return LoadedModel(net, config, tuple(vocab), modality, Path(path))
+    gains = _parse_gains(extra.get("restore_gain"), vocab, Path(path))
+    return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains)
+
+
+def _parse_gains(table: Any, vocab: Sequence[str], path: Path) -> dict[str, tuple[float, ...]]:
+    """Validate the embedded calibration table (``None``: the file is uncalibrated)."""
+    if table is None:
+        return {}
+    try:
+        gains = {str(t): tuple(float(v) for v in row) for t, row in dict(table["gain"]).items()}
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError("embedded restore_gain table is malformed", path) from None
+    for t, row in gains.items():
+        if t not in vocab or len(row) != len(SEVERITY_NAMES) - 1:
+            raise WeightsError(f"restore_gain: bad entry for {t!r}", path)
+        if not all(0.0 <= v <= 1.0 for v in row):
+            raise WeightsError(f"restore_gain: {t!r} values must lie in 0..1", path)
+    return gains
+
+
+def report_strength(report: DegradationReport, gains: dict[str, tuple[float, ...]]) -> float:
+    """The share of the network's change to apply, given the report and the gain table.
+
+    Without a table (an uncalibrated weights file) it is ``1 - p(clean)``: the
+    least-squares blend under the report's two hypotheses (clean: keep the input;
+    degraded: take the network's output). With a table it is
+
+        (1 - p(clean)) x (1 - prod_k (1 - p_k x sum_s P(s | k) g[k, s])),
+
+    where ``p_k`` is type k's probability, ``P(s | k)`` the severity head's belief
+    among mild/moderate/severe and ``g`` the table (1 for a type it lacks): the chance
+    that at least one type the network can fix is present. The types are multi-label,
+    and where a fixable one (noise, say) is present its large correction dominates the
+    network's change, so a detected but unfixable type (a bias field) must not dilute
+    it; alone, it gets a strength near 0.
+    """
+    if not np.isfinite(report.clean_probability):
+        return 1.0
+    if not gains:
+        return float(np.clip(1.0 - report.clean_probability, 0.0, 1.0))
+    n_sev = len(SEVERITY_NAMES) - 1
+    unfixed = 1.0
+    for f in report.findings:
+        g = np.asarray(gains.get(f.type, (1.0,) * n_sev), dtype=np.float64)
+        sev = np.asarray(f.severity_probabilities[1:], dtype=np.float64)
+        ps = (
+            sev / sev.sum() if sev.size == n_sev and sev.sum() > 1e-6 else np.full(n_sev, 1 / n_sev)
+        )
+        unfixed *= 1.0 - f.probability * float(ps @ g)
+    return float(np.clip((1.0 - report.clean_probability) * (1.0 - unfixed), 0.0, 1.0))
 
 
 def _check_input(volume: Volume) -> None:
@@ -324,11 +379,12 @@ def restore(
     slices
         Restore only these slice indices (a quick preview); others are copied.
     scale_by_report
-        Apply the network's change scaled by the report's belief that something is
-        wrong, ``1 - p(clean)``; False applies all of it. The scaled output is the
-        minimum-mean-square-error estimate under the report's two hypotheses:
-        nothing wrong (the input is the answer) and degraded (the network's output
-        is). It keeps the network from reworking scans it believes are clean.
+        Apply the share of the network's change that the report says will help
+        (`report_strength`): ``1 - p(clean)``, times the calibrated share for the
+        types and severities the report sees when the weights file carries a table
+        (``training.calibrate``). False applies all of it. This keeps the network
+        from reworking scans it believes are clean, and from "correcting" types it
+        detects but did not learn to undo on unseen volumes.
 
     Returns
     -------
@@ -421,7 +477,7 @@ def restore(
 
     strength = 1.0
     if scale_by_report and np.isfinite(report.clean_probability):
-        strength = float(np.clip(1.0 - report.clean_probability, 0.0, 1.0))
+        strength = report_strength(report, lm.gains)
         # both intensity maps are linear, so blending in scanner units is exact
         out = stack + np.float32(strength) * (out - stack)
     restored = cast_like(out.reshape(volume.shape), volume.array.dtype)

@@ -177,3 +177,36 @@ def load_weights(
     model.load_state_dict(tensors, strict=True)
     model.to(device).eval()
     return model, config, tuple(vocab)
+
+
+def rewrite_extra(
+    path: str | PathLike[str], out: str | PathLike[str], updates: Mapping[str, Any]
+) -> Path:
+    """Copy a weights file to ``out`` with ``updates`` merged into its ``extra`` metadata.
+
+    The tensors and their checksum are copied unchanged (the file is verified
+    first), so a calibration table can be added without retraining. ``out`` may be
+    ``path`` itself; it is written to a temporary file, then renamed.
+    """
+    import os
+
+    from safetensors.torch import load_file, save_file
+
+    meta = read_metadata(path)
+    load_weights(path)  # refuse a tampered or truncated file before copying it
+    tensors = load_file(str(path), device="cpu")
+    extra = dict(meta["extra"])
+    extra.update(updates)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": json.dumps(meta["model_config"]),
+        "vocabulary": json.dumps(meta["vocabulary"]),
+        "extra": json.dumps(extra, default=str),
+        "sha256": meta["sha256"],
+    }
+    dst = Path(out)
+    tmp = dst.with_name(dst.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=header)
+    os.replace(tmp, dst)
+    return dst

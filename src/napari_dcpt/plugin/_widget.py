@@ -97,10 +97,11 @@ class RestoreWidget(QWidget):
         self.threads_spin = QSpinBox()
         self.threads_spin.setRange(0, 256)
         self.threads_spin.setSpecialValueText("auto")  # 0 means "keep torch's setting"
-        self.scale_check = QCheckBox("Scale the change by 1 − p(clean)")
+        self.scale_check = QCheckBox("Scale the change by the report")
         self.scale_check.setToolTip(
-            "Apply the network's change in proportion to the report's belief that "
-            "something is wrong; untick to apply all of it."
+            "Apply the share of the network's change that the report says will help: "
+            "1 − p(clean), times the model's calibrated gain for the types it sees. "
+            "Untick to apply all of it."
         )
 
         self.diff_check = QCheckBox("Add a difference layer (restored − input)")
