@@ -53,39 +53,51 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 00:27 UTC): measured with the shipped default models** (commit
-701fcba, trained for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
-fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). Restoration uses the
-default report-scaled strength (`1 - p(clean)`, docs/architecture.md); the
-classification rows date from 2026-11-26 17:25 (the scaling does not change them). The
-matching no-pre-training ablation weights (the same total steps from random
-initialisation) are committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`.
-Quality and classification were rerun on a 2-core x86-64 CPU, no GPU. The speed rows date from the earlier CPU-trained
-models: the architecture and weight shapes are unchanged, so the cost per voxel is too.
-The classical methods' results are cached in `runs/bench_cache/rows/` (computed in
-session 1 with the same code and tuned settings; `--recompute` redoes them).
+**Status (2026-11-27, 04:05 UTC): measured with the shipped default models** (trained
+in commit 701fcba for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
+fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16; calibrated in session 5).
+Restoration uses the default strength: `1 - p(clean)` times the chance that a type the
+network can fix is present, from the calibration table embedded in each weights file
+(docs/architecture.md). The no-pre-training ablation weights (the same total steps from
+random initialisation) are committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`
+and calibrated on the same volumes. The classification rows date from 2026-11-26 17:25
+(the strength does not change them). Quality and classification ran on a 2-core x86-64
+CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
+and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
+results are cached in `runs/bench_cache/rows/` (computed in session 1 with the same
+code and tuned settings; `--recompute` redoes them).
 """
 
 FINDINGS = """\
-- **Where napari-dcpt wins:** it is the best method measured on CT ring artefacts
-  (+1.02 dB against +0.14 dB for TV), on CT sparse-view streaks (+1.62 against +1.07),
-  and on MR spike (+2.53 against +0.18).
+- **Where napari-dcpt wins:** it is the best method measured on CT sparse-view streaks
+  (+1.61 dB against +1.07 for TV), CT ring artefacts (+0.32 against +0.14) and MR spike
+  (+2.33 against +0.18).
 - **Where it loses:** on noise the networks are well behind the classical methods that
-  are told the true noise level. MR Rician noise: +2.15 dB against +5.78 dB for BM4D. CT
-  low dose: +2.10 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
-  with the true PSF gain about 10 dB, while the network does slight harm (-0.11 dB). On
-  MR bias field (-1.8 dB), ghosting (-0.24 dB), Gibbs (-0.07 dB) and undersampling
-  (-0.05 dB) the network still does harm, where doing nothing is best (MR blur +0.01,
-  motion +0.07 dB). A clean MR volume comes back at 46.6 dB (the ablation: 50.1 dB), a
-  clean CT volume at 58.7 dB. With the full network change (`--full-strength`) those were
-  MR bias field -3.9, ghosting -0.6 dB, clean MR 41.2 dB and clean CT 53.0 dB. The target
-  "at least 1 dB over the best classical method per type, and never worse than the
-  input" is **not met**; see the model card.
-- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.17 dB (CT
-  single types), -0.01 dB (MR single types), -0.32 / -0.14 dB on the mixtures. On whole
-  held-out volumes pre-training does not pay back the steps it takes from fine-tuning
-  at this budget (on the model card's validation patches MR gains +0.10 dB from it).
-- **BM4D is 52x (MR) and 53x (CT) slower** than napari-dcpt in CPU time on the same
+  are told the true noise level. MR Rician noise: +1.98 dB against +5.78 dB for BM4D. CT
+  low dose: +1.41 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
+  with the true PSF gain about 10 dB; the network does not deblur (-0.03 dB). On MR
+  bias field, ghosting, Gibbs, motion, undersampling and blur it now changes almost
+  nothing (-0.04 to +0.05 dB): the calibration table says its change does not help
+  there, which is true, so doing nothing stays the best method. The largest single
+  losses left are mild spike (-0.77 dB) and mild Rician noise (-0.11 dB) on the brain,
+  mild bias field (-0.13 dB) and mild ghosting (-0.07 dB) on the breast and mild CT
+  blur (-0.07 dB). A clean MR volume comes back at 67.5 dB, a clean CT volume at
+  72.1 dB. The target "at least 1 dB over the best classical method per type, and
+  never worse than the input" is **not met**; see the model card.
+- **What the calibrated strength changed** (against `1 - p(clean)` alone, the
+  2026-11-27 00:27 rows): MR bias field -1.84 -> -0.04 dB, ghosting -0.24 -> -0.02,
+  CT blur -0.11 -> -0.03, clean MR 46.6 -> 67.5 dB, clean CT 58.7 -> 72.1 dB; MR noise
+  +2.15 -> +1.98, spike +2.53 -> +2.33, CT low dose +2.10 -> +1.41 and ring
+  +1.02 -> +0.32 dB. The CT losses come from calibrating on the only unseen CT volumes
+  in the cache, a head and a spine crop, where the correction helps less than on this
+  chest (model card). Mean over single types: MR +0.32 -> +0.54 dB, CT +1.16 ->
+  +0.83 dB.
+- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.09 dB (CT
+  single types), +0.06 dB (MR single types), -0.18 / -0.29 dB on the mixtures. The
+  no-pre-training MR model's change helps mild Rician noise on unseen volumes (gain
+  0.85 against 0.09), so it keeps more of its noise gain (+2.47 against +1.98 dB).
+  Pre-training does not pay back the steps it takes from fine-tuning at this budget.
+- **BM4D is 38x (MR) and 46x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,

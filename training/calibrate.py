@@ -17,7 +17,13 @@ looks far better than it is: the shipped MR model's change helps ghosting and
 undersampling on its five training volumes (gain near 1) and on no unseen one
 (gain 0). The default set is the weights' validation split; the shipped models used
 volumes outside both splits, so that the benchmarks' held-out volumes stay unseen
-(weights/MODEL_CARD.md). `restore` then
+(weights/MODEL_CARD.md).
+
+The table is indexed by the severity the degradation registry drew, and for CT low
+dose that is a dose, not a noise level: the same "mild" gives 4 HU of noise on a
+128 px spine crop and 21 HU on a chest. A table measured on small or weakly
+attenuating objects therefore trusts the low-dose correction less than a chest CT
+would need; the model card gives the numbers. `restore` then
 uses the report's probabilities to average the table (docs/architecture.md). A type
 the network cannot fix gets a gain near 0, so the scan is left as it came in.
 
