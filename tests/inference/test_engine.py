@@ -145,3 +145,22 @@ def test_a_bad_calibration_table_is_refused(tiny_weights, tmp_path, gain, proble
     path = _with_gains(tiny_weights, tmp_path / "bad.safetensors", gain)
     with pytest.raises(WeightsError, match=problem):
         load_model(path)
+
+
+def test_report_says_which_findings_the_model_does_not_correct(tiny_weights, mr_volume, tmp_path):
+    from napari_dcpt.inference.report import Finding
+
+    plain = classify(mr_volume, model=tiny_weights, device="cpu")
+    assert all(f.gain is None and f.corrected for f in plain.findings)  # uncalibrated
+
+    table = {"blur": [0.0, 0.1, 0.2]}  # rician_noise is not in the table: trusted (1)
+    rep = classify(mr_volume, model=_with_gains(tiny_weights, tmp_path / "c.st", table))
+    f = {x.type: x for x in rep.findings}
+    sev = np.asarray(f["blur"].severity_probabilities[1:])
+    assert f["blur"].gain == pytest.approx(float(sev @ [0.0, 0.1, 0.2] / sev.sum()))
+    assert not f["blur"].corrected and f["rician_noise"].corrected
+    assert f["rician_noise"].gain == pytest.approx(1.0)
+
+    bias = Finding("bias_field", 0.81, "mild", gain=0.0)
+    assert bias.label() == "bias field, mild, p=0.81 (not corrected by this model)"
+    assert Finding("spike", 0.9, "severe", gain=0.9).label() == "spike, severe, p=0.90"

@@ -111,6 +111,7 @@ def test_classify_then_restore_adds_layer_with_input_geometry(
 
     # Assert: report bars, most likely first, one per degradation type
     assert len(probs) == len(VOCAB) - 1
+    assert not any("not corrected" in b.format() for b in w.report_bars)  # uncalibrated
     assert probs == sorted(probs, reverse=True)
     assert "MR" in w.status.text() and "at strength" in w.status.text()
     out = viewer.layers["mr (restored)"]
@@ -375,3 +376,17 @@ def test_preview_maps_the_displayed_slice_through_the_reorientation(
     assert not np.array_equal(prev.data[0], data[index])
     if same_plane:
         np.testing.assert_allclose(prev.data[0], full.data[index], atol=1)
+
+
+def test_report_marks_detected_findings_the_model_does_not_correct(make_napari_viewer):
+    from napari_dcpt.inference.report import DegradationReport, Finding
+
+    w = make_widget(make_napari_viewer(), None)
+    findings = (
+        Finding("bias_field", 0.8, "mild", gain=0.0),  # detected, not corrected
+        Finding("rician_noise", 0.7, "moderate", gain=1.0),  # detected, corrected
+        Finding("ghosting", 0.2, "mild", gain=0.0),  # not detected: no note
+    )
+    w._show_report(DegradationReport("MR", findings, 0.1))
+    texts = [b.format() for b in w.report_bars]
+    assert texts == ["p=0.80  mild  (not corrected)", "p=0.70  moderate", "p=0.20  —"]

@@ -135,35 +135,39 @@ def _parse_gains(table: Any, vocab: Sequence[str], path: Path) -> dict[str, tupl
     return gains
 
 
-def report_strength(report: DegradationReport, gains: dict[str, tuple[float, ...]]) -> float:
-    """The share of the network's change to apply, given the report and the gain table.
+def _expected_gain(
+    gains: dict[str, tuple[float, ...]], name: str, severity_probs: np.ndarray | None
+) -> float | None:
+    """Type ``name``'s calibrated gain averaged over the severity head's belief."""
+    if not gains:
+        return None
+    n_sev = len(SEVERITY_NAMES) - 1
+    g = np.asarray(gains.get(name, (1.0,) * n_sev), dtype=np.float64)
+    sev = np.asarray(severity_probs[1:] if severity_probs is not None else [], np.float64)
+    ps = sev / sev.sum() if sev.size == n_sev and sev.sum() > 1e-6 else np.full(n_sev, 1 / n_sev)
+    return float(ps @ g)
 
-    Without a table (an uncalibrated weights file) it is ``1 - p(clean)``: the
-    least-squares blend under the report's two hypotheses (clean: keep the input;
-    degraded: take the network's output). With a table it is
 
-        (1 - p(clean)) x (1 - prod_k (1 - p_k x sum_s P(s | k) g[k, s])),
+def report_strength(report: DegradationReport) -> float:
+    """The share of the network's change to apply, given the report.
 
-    where ``p_k`` is type k's probability, ``P(s | k)`` the severity head's belief
-    among mild/moderate/severe and ``g`` the table (1 for a type it lacks): the chance
-    that at least one type the network can fix is present. The types are multi-label,
-    and where a fixable one (noise, say) is present its large correction dominates the
-    network's change, so a detected but unfixable type (a bias field) must not dilute
-    it; alone, it gets a strength near 0.
+    Without calibration (an uncalibrated weights file: no finding has a ``gain``) it
+    is ``1 - p(clean)``: if the scan is clean the best answer is the input, otherwise
+    the network's output, and this is the least-squares blend under those two
+    hypotheses. With calibration it is
+
+        (1 - p(clean)) x (1 - prod_k (1 - p_k x gain_k)),
+
+    the chance that at least one type the network can fix is present. The types are
+    multi-label, and where a fixable one (noise, say) is present its large correction
+    dominates the network's change, so a detected but unfixable type (a bias field)
+    must not dilute it; alone, it gets a strength near 0.
     """
     if not np.isfinite(report.clean_probability):
         return 1.0
-    if not gains:
+    if any(f.gain is None for f in report.findings):
         return float(np.clip(1.0 - report.clean_probability, 0.0, 1.0))
-    n_sev = len(SEVERITY_NAMES) - 1
-    unfixed = 1.0
-    for f in report.findings:
-        g = np.asarray(gains.get(f.type, (1.0,) * n_sev), dtype=np.float64)
-        sev = np.asarray(f.severity_probabilities[1:], dtype=np.float64)
-        ps = (
-            sev / sev.sum() if sev.size == n_sev and sev.sum() > 1e-6 else np.full(n_sev, 1 / n_sev)
-        )
-        unfixed *= 1.0 - f.probability * float(ps @ g)
+    unfixed = float(np.prod([1.0 - f.probability * float(f.gain) for f in report.findings]))
     return float(np.clip((1.0 - report.clean_probability) * (1.0 - unfixed), 0.0, 1.0))
 
 
@@ -331,7 +335,8 @@ def classify_steps(
         sev_p = tuple(float(v) for v in s[j]) if s is not None else ()
         # the most likely severity among the present ones (index 0 is "absent")
         sev_name = SEVERITY_NAMES[1 + int(np.argmax(s[j][1:]))] if s is not None else ""
-        findings.append(Finding(name, float(p[j]), sev_name, sev_p))
+        gain = _expected_gain(lm.gains, name, s[j] if s is not None else None)
+        findings.append(Finding(name, float(p[j]), sev_name, sev_p, gain))
     findings.sort(key=lambda f: -f.probability)
     clean_p = float(p[lm.vocabulary.index("clean")]) if "clean" in lm.vocabulary else float("nan")
     return DegradationReport(mod, tuple(findings), clean_p, n_samples=len(picks))
@@ -477,7 +482,7 @@ def restore(
 
     strength = 1.0
     if scale_by_report and np.isfinite(report.clean_probability):
-        strength = report_strength(report, lm.gains)
+        strength = report_strength(report)
         # both intensity maps are linear, so blending in scanner units is exact
         out = stack + np.float32(strength) * (out - stack)
     restored = cast_like(out.reshape(volume.shape), volume.array.dtype)

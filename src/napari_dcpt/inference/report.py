@@ -8,19 +8,36 @@ from typing import Any
 SEVERITY_NAMES = ("absent", "mild", "moderate", "severe")
 
 
+# Below this calibrated gain a finding is reported as one the model does not correct:
+# under a quarter of its change helps, so `restore` leaves such a scan nearly as it is.
+NOT_CORRECTED_BELOW = 0.25
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One degradation type: its probability and its most likely severity."""
+    """One degradation type: its probability and its most likely severity.
+
+    ``gain`` is the calibrated share of the network's change that helps for this
+    type, averaged over the severity head's belief (``training.calibrate``); None when
+    the weights file carries no calibration table.
+    """
 
     type: str
     probability: float
     severity: str
     severity_probabilities: tuple[float, ...] = ()
+    gain: float | None = None
+
+    @property
+    def corrected(self) -> bool:
+        """False when the calibration says the model does not undo this type."""
+        return self.gain is None or self.gain >= NOT_CORRECTED_BELOW
 
     def label(self) -> str:
-        """Human text, e.g. ``"rician noise, moderate, p=0.93"``."""
+        """Human text, e.g. ``"bias field, mild, p=0.81 (not corrected by this model)"``."""
         sev = f", {self.severity}" if self.severity not in ("absent", "") else ""
-        return f"{self.type.replace('_', ' ')}{sev}, p={self.probability:.2f}"
+        note = "" if self.corrected else " (not corrected by this model)"
+        return f"{self.type.replace('_', ' ')}{sev}, p={self.probability:.2f}{note}"
 
 
 @dataclass(frozen=True)

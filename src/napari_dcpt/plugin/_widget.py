@@ -432,7 +432,8 @@ class RestoreWidget(QWidget):
             bar.setRange(0, 100)
             bar.setValue(round(100 * f.probability))
             sev = f.severity if f.probability >= report.threshold else "—"
-            bar.setFormat(f"p={f.probability:.2f}  {sev}")
+            fix = "" if f.corrected or f.probability < report.threshold else "  (not corrected)"
+            bar.setFormat(f"p={f.probability:.2f}  {sev}{fix}")
             bar.setToolTip(f.label())
             self.report_bars.append(bar)
             self.report_layout.addRow(f.type.replace("_", " "), bar)
