@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The exact recipe of a shipped default model (one modality per call):
 #   bash training/train_default.sh mr|ct [RUN_ROOT=runs] [THREADS=1]
-# DCPT pre-training -> all-in-one fine-tuning -> export -> the no-pre-training
-# ablation with the same total step budget -> evaluation of both on the held-out
+# DCPT pre-training -> all-in-one fine-tuning -> export -> calibration on volumes
+# outside both splits -> the no-pre-training ablation with the same total step
+# budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt.
 set -euo pipefail
 mod=$1; root=${2:-runs}; threads=${3:-1}
@@ -10,11 +11,20 @@ cfg=training/configs/$mod.yaml
 py=${PYTHON:-python}
 t() { local s=$(date +%s); "$@"; echo "$(( $(date +%s) - s )) s: $*" >> "$root/${mod}_times.txt"; }
 mkdir -p "$root"
+data=${NAPARI_DCPT_DATA:-$HOME/.cache/napari-dcpt/data}
+if [ "$mod" = mr ]; then
+  cal=(--repeats 3 --volumes "$data/mr/macaque_inia19_t1.nii.gz" "$data/mr/mni152_2009a_t1.nii.gz")
+else
+  cal=(--repeats 8 --volumes "$data/dicom/eCT_Supplemental.dcm"
+       "$($py -c 'from pydicom.data import get_testdata_file as g; print(g("CT_small.dcm"))')")
+fi
 [ "$mod" = ct ] && [ ! -d "$root/data/ct" ] && $py -m training.prepare_ct --out "$root/data/ct"
 t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --threads "$threads" --resume
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
+t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
 t $py -m training ablation --config "$cfg" --run-dir "$root/${mod}_abl" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_abl/last.pt" "$root/${mod}_ablation.safetensors"
+t $py -m training calibrate "$root/${mod}_ablation.safetensors" "$root/${mod}_ablation.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_abl/last.pt" --out "$root/${mod}_abl/eval" --samples 16
