@@ -129,6 +129,8 @@ def calibrate(
     for vi, path in enumerate(volumes):
         clean, spacing = _slabs(Path(path), mod, slices)
         mask = _mask(clean, mod)
+        if mask.sum() < 64:
+            raise DcptError("no foreground in the central slices to calibrate on", path)
         # per-volume intensity units, so that every volume weighs the same in the pools
         scale = float(np.percentile(clean[mask], 99.5)) if mod == "MR" else 2000.0
         d0 = net_change(clean, scale)

@@ -87,3 +87,16 @@ def test_default_calibration_set_is_the_validation_split(tmp_path, tiny_weights)
     _mr_file(tmp_path).rename(other / "c.nii.gz")
     with pytest.raises(ValueError, match="matches no MR series"):
         validation_volumes(w, str(other))  # --data-root without the named file
+
+
+def test_bad_calibration_volumes_are_one_line_errors(tmp_path, tiny_weights, capsys):
+    from training.__main__ import main
+
+    empty = tmp_path / "empty.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((32, 32, 4), np.float32), np.eye(4)), empty)
+    out = str(tmp_path / "o.safetensors")
+    for vol, problem in ((empty, "no foreground"), (tmp_path / "gone.nii.gz", "no such file")):
+        assert main(["calibrate", str(tiny_weights), out, "--volumes", str(vol)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and vol.name in err and problem in err
+    assert not Path(out).exists()
