@@ -138,7 +138,10 @@ def _parse_gains(table: Any, vocab: Sequence[str], path: Path) -> dict[str, tupl
 def _expected_gain(
     gains: dict[str, tuple[float, ...]], name: str, severity_probs: np.ndarray | None
 ) -> float | None:
-    """Type ``name``'s calibrated gain averaged over the severity head's belief."""
+    """Type ``name``'s calibrated gain averaged over the severity head's belief.
+
+    None for an uncalibrated file; 1 for a type the table lacks (trusted, as before).
+    """
     if not gains:
         return None
     n_sev = len(SEVERITY_NAMES) - 1
