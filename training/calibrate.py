@@ -188,15 +188,6 @@ def validation_volumes(weights: str | os.PathLike[str], data_root: str | None) -
     return [Path(it["path"]) for it in val]
 
 
-def embed(
-    weights: str | os.PathLike[str], table: dict[str, Any], out: str | os.PathLike[str]
-) -> Path:
-    """Write ``weights`` to ``out`` with ``table`` as ``extra["restore_gain"]`` (tensors unchanged)."""
-    from napari_dcpt.models.weights import rewrite_extra
-
-    return rewrite_extra(weights, out, {"restore_gain": table})
-
-
 def main(
     weights: str,
     out: str,
@@ -207,8 +198,10 @@ def main(
     threads: int | None,
 ) -> int:
     """``python -m training calibrate``: measure, print and embed the gain table."""
+    from napari_dcpt.models.weights import rewrite_extra
+
     vols = [Path(v) for v in volumes] if volumes else validation_volumes(weights, data_root)
     table = calibrate(weights, vols, repeats=repeats, slices=slices, threads=threads)
     print(json.dumps(table, indent=1))
-    print(embed(weights, table, out))
+    print(rewrite_extra(weights, out, {"restore_gain": table}))
     return 0

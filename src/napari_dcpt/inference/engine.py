@@ -61,7 +61,8 @@ class LoadedModel:
 
     ``gains`` is the file's calibration table (``training.calibrate``): per degradation
     type, the share of the network's change that helps at each severity (mild,
-    moderate, severe); empty for an uncalibrated file (every share then counts as 1).
+    moderate, severe); empty for an uncalibrated file (`report_strength` then uses
+    ``1 - p(clean)`` alone).
     """
 
     net: Any

@@ -184,29 +184,11 @@ def rewrite_extra(
 ) -> Path:
     """Copy a weights file to ``out`` with ``updates`` merged into its ``extra`` metadata.
 
-    The tensors and their checksum are copied unchanged (the file is verified
-    first), so a calibration table can be added without retraining. ``out`` may be
-    ``path`` itself; it is written to a temporary file, then renamed.
+    The file is verified and rebuilt by `load_weights` (a tampered or truncated one is
+    refused), then written by `save_weights`: the tensors, and so their checksum, are
+    unchanged, so a calibration table can be added without retraining. ``out`` may be
+    ``path`` itself.
     """
-    import os
-
-    from safetensors.torch import load_file, save_file
-
-    meta = read_metadata(path)
-    load_weights(path)  # refuse a tampered or truncated file before copying it
-    tensors = load_file(str(path), device="cpu")
-    extra = dict(meta["extra"])
-    extra.update(updates)
-    header = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model_config": json.dumps(meta["model_config"]),
-        "vocabulary": json.dumps(meta["vocabulary"]),
-        "extra": json.dumps(extra, default=str),
-        "sha256": meta["sha256"],
-    }
-    dst = Path(out)
-    tmp = dst.with_name(dst.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=header)
-    os.replace(tmp, dst)
-    return dst
+    model, config, vocab = load_weights(path)
+    extra = {**read_metadata(path)["extra"], **updates}
+    return save_weights(out, model, config, vocab, extra)
