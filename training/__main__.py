@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", default=None, help="pre-training checkpoint (last.pt)")
     p = sub.add_parser("ablation", help="stage 2 from random init, same total step budget")
     _common(p)
+    p = sub.add_parser(
+        "head", help="refit the classifier head on whole slices, backbone frozen (after stage 2)"
+    )
+    _common(p)
+    p.add_argument("--init", required=True, help="fine-tuned checkpoint (.pt) or weights file")
     p = sub.add_parser("evaluate", help="PSNR/SSIM and accuracy per type and severity")
     p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) or weights (.safetensors)")
     p.add_argument("--config", default=None, help="config for the data (default: checkpoint's)")
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("pretrain", "finetune", "ablation"):
+        if args.command in ("pretrain", "finetune", "ablation", "head"):
             from napari_dcpt.config import load_training_config
             from training.engine import train
 

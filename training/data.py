@@ -273,33 +273,10 @@ class PatchDataset(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        deg = degradations()
         rng = np.random.default_rng([self.seed, int(index)])
         d, m = self.cfg.data, self.cfg.model
         vol = self.volumes[int(rng.integers(len(self.volumes)))]
-        img, fg, spacing = vol["image"], vol["fg"], vol["spacing"]
-        nz = img.shape[0]
-        eligible = np.flatnonzero(fg >= d.min_foreground)
-        if eligible.size == 0:
-            eligible = np.array([int(np.argmax(fg))])
-        z = int(rng.choice(eligible))
-        if m.spatial_dims == 2:
-            k = m.in_slices
-            zs = np.clip(np.arange(z - k // 2, z + k // 2 + 1), 0, nz - 1)
-        else:
-            depth = min(d.patch_size, nz)
-            z0 = int(np.clip(z - depth // 2, 0, nz - depth))
-            zs = np.arange(z0, z0 + depth)
-        block = img[zs]
-        block = _centre_crop(block, d.max_slice_size)
-        seed = int(rng.integers(2**31 - 1))
-        record = deg.sample_record(self.cfg.data.modality, seed, **self.record_kwargs)
-        src = block[0] if block.shape[0] == 1 and m.spatial_dims == 2 else block
-        degraded = np.asarray(deg.apply_record(src, record, spacing[3 - src.ndim :]), np.float32)
-        degraded = degraded.reshape(block.shape)
-        if d.modality == "CT":  # CT is degraded in HU, then windowed like at inference
-            norm = normaliser_for("CT", block)
-            block, degraded = norm.forward(block), norm.forward(degraded)
+        block, degraded, record = degraded_slice(vol, self.cfg, self.record_kwargs, rng)
         ps = d.patch_size
         # pad (edge) when the slice is smaller than a patch
         pads = [(0, 0)] + [(0, max(0, ps - s)) for s in block.shape[1:]]
@@ -331,6 +308,107 @@ class PatchDataset(Dataset):
             "clean": clean_t,
             "label": label.expand(self.patches, -1).clone(),
             "severity": sev.expand(self.patches, -1).clone(),
+        }
+
+
+def degraded_slice(
+    vol: dict, cfg: TrainingConfig, record_kwargs: dict, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """One slice (2.5-D slab, 3-D block) of ``vol``, degraded whole by a fresh record.
+
+    The slice is drawn among those with enough foreground and centre-cropped to
+    ``data.max_slice_size`` before degradation (CT sinogram and MR k-space types act
+    on the whole slice). Returns ``(clean, degraded, record)``, both ``(C, H, W)``
+    (``(D, H, W)`` for 3-D) in network units.
+    """
+    deg = degradations()
+    d, m = cfg.data, cfg.model
+    img, fg, spacing = vol["image"], vol["fg"], vol["spacing"]
+    nz = img.shape[0]
+    eligible = np.flatnonzero(fg >= d.min_foreground)
+    if eligible.size == 0:
+        eligible = np.array([int(np.argmax(fg))])
+    z = int(rng.choice(eligible))
+    if m.spatial_dims == 2:
+        k = m.in_slices
+        zs = np.clip(np.arange(z - k // 2, z + k // 2 + 1), 0, nz - 1)
+    else:
+        depth = min(d.patch_size, nz)
+        z0 = int(np.clip(z - depth // 2, 0, nz - depth))
+        zs = np.arange(z0, z0 + depth)
+    block = _centre_crop(img[zs], d.max_slice_size)
+    seed = int(rng.integers(2**31 - 1))
+    record = deg.sample_record(d.modality, seed, **record_kwargs)
+    src = block[0] if block.shape[0] == 1 and m.spatial_dims == 2 else block
+    degraded = np.asarray(deg.apply_record(src, record, spacing[3 - src.ndim :]), np.float32)
+    degraded = degraded.reshape(block.shape)
+    if d.modality == "CT":  # CT is degraded in HU, then windowed like at inference
+        norm = normaliser_for("CT", block)
+        block, degraded = norm.forward(block), norm.forward(degraded)
+    return block, degraded, record
+
+
+class SliceBatchDataset(Dataset):
+    """Whole-slice batches for refitting the classifier head (``python -m training head``).
+
+    Item ``i`` is a whole batch: ``batch`` slices of one volume, each degraded by its
+    own record, all cut to one crop size drawn between ``min_size`` and
+    ``max_size`` px per axis (at most the slice) near the slice centre. Varying the
+    size teaches the k-space branch the fields of view it meets at inference, where
+    `classify` reads the central 256 px of a slice, or all of a smaller one. Returns
+    the keys of `PatchDataset` with a leading batch axis.
+    """
+
+    def __init__(
+        self,
+        volumes: Any,
+        cfg: TrainingConfig,
+        sampling: DegradationSampling,
+        vocabulary: Sequence[str],
+        seed: int,
+        batch: int,
+        min_size: int,
+        max_size: int,
+    ) -> None:
+        if len(volumes) == 0:
+            raise ValueError("volumes: no volumes to sample from")
+        if cfg.model.spatial_dims != 2:
+            raise ValueError("the whole-slice head refit needs a 2-D model (spatial_dims 2)")
+        self.volumes, self.cfg, self.vocab, self.seed = volumes, cfg, tuple(vocabulary), seed
+        self.batch, self.min_size, self.max_size = batch, min_size, max_size
+        self.record_kwargs = {
+            "types": sampling.types,
+            "p_clean": sampling.p_clean,
+            "p_mix": sampling.p_mix,
+            "max_types": sampling.max_types,
+        }
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, int(index)])
+        vol = self.volumes[int(rng.integers(len(self.volumes)))]
+        hw = [min(s, self.cfg.data.max_slice_size) for s in vol["image"].shape[1:]]
+        size = [int(rng.integers(min(self.min_size, s), min(self.max_size, s) + 1)) for s in hw]
+        cleans, degs, labels, sevs = [], [], [], []
+        for _ in range(self.batch):
+            block, degraded, record = degraded_slice(vol, self.cfg, self.record_kwargs, rng)
+            # near the centre: a jitter of up to a quarter of the spare margin
+            y0, x0 = (
+                (s - c) // 2 + int(rng.integers(-((s - c) // 4), (s - c) // 4 + 1))
+                for s, c in zip(block.shape[1:], size)
+            )
+            cut = (slice(None), slice(y0, y0 + size[0]), slice(x0, x0 + size[1]))
+            cleans.append(block[cut])
+            degs.append(degraded[cut])
+            labels.append(record.label(self.vocab))
+            sevs.append(record.severity_targets(self.vocab))
+        return {
+            "degraded": torch.from_numpy(np.ascontiguousarray(np.stack(degs))),
+            "clean": torch.from_numpy(np.ascontiguousarray(np.stack(cleans))),
+            "label": torch.from_numpy(np.asarray(labels, dtype=np.float32)),
+            "severity": torch.from_numpy(np.asarray(sevs, dtype=np.int64)),
         }
 
 

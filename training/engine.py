@@ -24,13 +24,14 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from napari_dcpt.config import StageConfig, TrainingConfig
+from napari_dcpt.config import HeadStageConfig, StageConfig, TrainingConfig
 from napari_dcpt.models.dcpt import DCPTNet, build_model
 from training import data as tdata
 
 CHECKPOINT = "last.pt"
 EXIT_OK, EXIT_NONFINITE, EXIT_INTERRUPTED = 0, 3, 0
 VAL_SEED_OFFSET = 1_000_003  # validation samples never share seeds with training ones
+STAGES = ("pretrain", "finetune", "ablation", "head")
 
 
 @dataclass
@@ -103,6 +104,41 @@ def unwrap_state(ckpt: dict, prefer_ema: bool = True) -> dict[str, torch.Tensor]
     if prefer_ema and ema:
         return {k[len("module.") :]: v for k, v in ema.items() if k.startswith("module.")}
     return ckpt["model"]
+
+
+def load_for_head(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ...]) -> None:
+    """Load a fine-tuned network into ``model`` for the head refit.
+
+    ``init`` is a training checkpoint (its EMA copy when present) or a weights file.
+    Every tensor of ``init`` must fit; only the k-space branch, when ``model`` has
+    one and ``init`` does not, may be missing (it starts at zero logits).
+
+    Raises
+    ------
+    SystemExit
+        One line naming ``init`` and what does not fit.
+    """
+    if Path(init).suffix == ".safetensors":
+        from napari_dcpt.models.weights import load_weights
+
+        net, _, init_vocab = load_weights(init)
+        state = net.state_dict()
+    else:
+        init_ckpt = load_checkpoint(init)
+        init_vocab, state = tuple(init_ckpt["vocabulary"]), unwrap_state(init_ckpt)
+    if tuple(init_vocab) != vocab:
+        raise SystemExit(f"{init}: vocabulary {list(init_vocab)} differs from {list(vocab)}")
+    try:
+        res = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatch: another backbone
+        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+        raise SystemExit(f"{init}: does not fit the configured model ({first})") from None
+    missing = [k for k in res.missing_keys if not k.startswith("classifier.kspace")]
+    if missing or res.unexpected_keys:
+        raise SystemExit(
+            f"{init}: does not fit the configured model (missing {missing[:3]}, "
+            f"unexpected {res.unexpected_keys[:3]})"
+        )
 
 
 def warmup_ema(decay: float) -> Any:
@@ -197,7 +233,8 @@ def _losses(
         restored, logits, sev = model(degraded, return_aux=True)
         l1 = F.l1_loss(restored, target)
     out = {"l1": l1, "focal": focal(logits, batch["label"])}
-    total = l1 + sc.cls_weight * out["focal"]
+    # the head refit trains the classifier alone: the frozen backbone's L1 is reported
+    total = (0.0 if stage == "head" else l1) + sc.cls_weight * out["focal"]
     if sev is not None:
         out["severity"] = F.cross_entropy(sev.permute(0, 2, 1), batch["severity"])
         total = total + sc.severity_weight * out["severity"]
@@ -286,9 +323,31 @@ def build_data(
 
 
 def validation_samples(
-    cfg: TrainingConfig, sc: StageConfig, val_volumes: Any, vocab: tuple[str, ...], batch: int
+    cfg: TrainingConfig,
+    sc: StageConfig,
+    val_volumes: Any,
+    vocab: tuple[str, ...],
+    batch: int,
+    whole: bool = False,
 ) -> list[dict[str, torch.Tensor]]:
-    """Fixed validation batches: sample ``i`` always uses seed ``(seed + offset, i)``."""
+    """Fixed validation batches: sample ``i`` always uses seed ``(seed + offset, i)``.
+
+    ``whole``: batches of whole slices (`SliceBatchDataset`, the head refit's data).
+    """
+    if whole:
+        assert isinstance(sc, HeadStageConfig)
+        n = max(1, sc.val_samples // batch)
+        wds = tdata.SliceBatchDataset(
+            val_volumes,
+            cfg,
+            sc.degradations,
+            vocab,
+            cfg.seed + VAL_SEED_OFFSET,
+            batch,
+            sc.min_size,
+            sc.max_size,
+        )
+        return [wds[i] for i in range(n)]
     ds = tdata.PatchDataset(
         val_volumes, cfg, sc.degradations, vocab, cfg.seed + VAL_SEED_OFFSET, patches=1
     )
@@ -328,8 +387,8 @@ def train(
     from torch.optim.swa_utils import AveragedModel
     from tqdm import tqdm
 
-    if stage not in ("pretrain", "finetune", "ablation"):
-        raise ValueError(f"stage must be pretrain, finetune or ablation, got {stage!r}")
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     run = Path(run_dir)
     ckpt_path = run / CHECKPOINT
     ckpt = None
@@ -348,7 +407,7 @@ def train(
     torch.set_num_threads(
         threads or cfg.threads or default_threads(cfg.data.num_workers, dist.local_world)
     )
-    sc = cfg.pretrain if stage == "pretrain" else cfg.finetune
+    sc = {"pretrain": cfg.pretrain, "head": cfg.head}.get(stage, cfg.finetune)
     total = sc.steps + (cfg.pretrain.steps if stage == "ablation" else 0)
     if dist.main:
         run.mkdir(parents=True, exist_ok=True)
@@ -369,14 +428,20 @@ def train(
         if tuple(init_ckpt["vocabulary"]) != vocab:
             raise SystemExit(f"{init}: vocabulary {init_ckpt['vocabulary']} differs from {vocab}")
         model.load_state_dict(unwrap_state(init_ckpt), strict=True)
+    if stage == "head":
+        if init is None and ckpt is None:
+            raise SystemExit("head: --init is required (the fine-tuned checkpoint or weights)")
+        if ckpt is None:
+            load_for_head(model, init, vocab)
+        # frozen, so the restoration (and its calibration table) stays bit-identical
+        model.backbone.requires_grad_(False)
     model.to(dev)
-    opt = torch.optim.AdamW(
-        [
-            {"params": model.backbone.parameters(), "lr": sc.lr, "name": "network"},
-            {"params": model.classifier.parameters(), "lr": sc.classifier_lr, "name": "classifier"},
-        ],
-        weight_decay=sc.weight_decay,
-    )
+    groups = [
+        {"params": model.classifier.parameters(), "lr": sc.classifier_lr, "name": "classifier"}
+    ]
+    if stage != "head":
+        groups.insert(0, {"params": model.backbone.parameters(), "lr": sc.lr, "name": "network"})
+    opt = torch.optim.AdamW(groups, weight_decay=sc.weight_decay)
     sched = _make_scheduler(opt, sc, total)
     ema = (
         AveragedModel(model, multi_avg_fn=warmup_ema(sc.ema_decay), use_buffers=True)
@@ -402,21 +467,30 @@ def train(
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     d = cfg.data
-    per_item = d.patches_per_slice
-    items_per_batch = max(1, d.batch_size // per_item // dist.world)
-    dataset = tdata.PatchDataset(train_vols, cfg, sc.degradations, vocab, cfg.seed)
+    if stage == "head":  # one item is a whole batch of equally sized slices
+        head_batch = max(1, d.batch_size // dist.world)
+        dataset: Any = tdata.SliceBatchDataset(
+            train_vols, cfg, sc.degradations, vocab, cfg.seed, head_batch, sc.min_size, sc.max_size
+        )
+        items_per_batch, collate = None, None
+    else:
+        items_per_batch = max(1, d.batch_size // d.patches_per_slice // dist.world)
+        dataset = tdata.PatchDataset(train_vols, cfg, sc.degradations, vocab, cfg.seed)
+        collate = tdata.collate
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=items_per_batch,
-        sampler=tdata.IndexStream(step * items_per_batch, dist.rank, dist.world),
+        sampler=tdata.IndexStream(step * (items_per_batch or 1), dist.rank, dist.world),
         num_workers=d.num_workers,
-        collate_fn=tdata.collate,
+        collate_fn=collate,
         worker_init_fn=tdata.seed_worker,
         persistent_workers=d.num_workers > 0,
         pin_memory=dev.type == "cuda",
     )
     val_batches = (
-        validation_samples(cfg, sc, val_vols, vocab, max(1, d.batch_size)) if dist.main else []
+        validation_samples(cfg, sc, val_vols, vocab, max(1, d.batch_size), whole=stage == "head")
+        if dist.main
+        else []
     )
     focal = FocalLoss(gamma=2.0, use_softmax=False)
     centre = cfg.model.in_slices // 2 if cfg.model.spatial_dims == 2 else 0
@@ -460,7 +534,7 @@ def train(
             t1 = time.perf_counter()
             batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
             losses = _losses(
-                stage if stage == "pretrain" else "finetune", net, batch, sc, focal, centre
+                "finetune" if stage == "ablation" else stage, net, batch, sc, focal, centre
             )
             flags = torch.tensor(
                 [float(not torch.isfinite(losses["loss"]).item()), float(stopper.requested)],

@@ -42,6 +42,12 @@ class ClassifierConfig(_Strict):
     severity: bool = Field(
         True, description="Whether to predict a severity (absent/mild/moderate/severe) per type."
     )
+    kspace: bool = Field(
+        False,
+        description="Whether the head also reads the input slice's k-space (2-D only): "
+        "phase-encode artefacts such as ghosting and undersampling are global, and the "
+        "backbone's local features do not show them.",
+    )
 
 
 class ModelConfig(_Strict):
@@ -87,6 +93,8 @@ class ModelConfig(_Strict):
             raise ValueError("in_slices must be odd (a centre slice is restored)")
         if self.spatial_dims == 3 and self.in_slices != 1:
             raise ValueError("in_slices must be 1 when spatial_dims is 3")
+        if self.classifier.kspace and self.spatial_dims != 2:
+            raise ValueError("classifier.kspace needs spatial_dims 2 (it reads 2-D slices)")
         if self.classifier.stages is not None:
             unknown = [s for s in self.classifier.stages if s not in self.stage_names]
             if unknown:
@@ -216,6 +224,26 @@ class StageConfig(_Strict):
     )
 
 
+class HeadStageConfig(StageConfig):
+    """The whole-slice refit of the classifier head, backbone frozen (after fine-tuning)."""
+
+    min_size: int = Field(
+        48, ge=16, le=4096, description="Smallest crop side (px) of a training slice."
+    )
+    max_size: int = Field(
+        256,
+        ge=16,
+        le=4096,
+        description="Largest crop side (px) of a training slice; classify reads 256 px.",
+    )
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> HeadStageConfig:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size must not exceed max_size")
+        return self
+
+
 class TrainingConfig(_Strict):
     """A whole training recipe: data, model, the two DCPT stages and the runtime."""
 
@@ -230,6 +258,13 @@ class TrainingConfig(_Strict):
     )
     finetune: StageConfig = Field(
         default_factory=StageConfig, description="DCPT stage 2: all-in-one restoration."
+    )
+    head: HeadStageConfig = Field(
+        default_factory=lambda: HeadStageConfig(
+            steps=2000, classifier_lr=2e-3, warmup_steps=50, ema_decay=0.0
+        ),
+        description="Optional stage 3: the classifier head refit on whole slices, "
+        "backbone frozen (restoration unchanged).",
     )
     threads: int | None = Field(
         None,

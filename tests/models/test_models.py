@@ -91,14 +91,24 @@ def test_classifier_reads_only_the_configured_stages() -> None:
     assert model.classifier.stages == ("dec.1",)
 
 
-@pytest.mark.parametrize("name", ["mr.yaml", "ct.yaml", "tiny.yaml"])
-def test_classifier_is_at_most_a_quarter_of_the_backbone(name: str) -> None:
+@pytest.mark.parametrize("name", ["mr.yaml", "ct.yaml", "tiny.yaml", "mr_head.yaml"])
+def test_classifier_head_is_at_most_a_quarter_of_the_backbone(name: str) -> None:
     cfg = load_training_config(CONFIGS / name).model
     model = build_model(cfg, n_classes=9)
 
-    head, body = count_parameters(model.classifier), count_parameters(model.backbone)
+    body = count_parameters(model.backbone)
+    kspace = sum(
+        count_parameters(m)
+        for n, m in model.classifier.named_children()
+        if n.startswith("kspace") and m is not None
+    )
+    head = count_parameters(model.classifier) - kspace
 
+    # DCPT's head reads every decoder stage and must stay slim; the optional k-space
+    # branch reads only the input slice (an FFT and 64x64 maps) and is bounded apart.
     assert head <= body / 4, (head, body)
+    assert kspace <= body / 3, (kspace, body)
+    assert (kspace > 0) == cfg.classifier.kspace
 
 
 def test_aux_start_classifies_only_the_second_half() -> None:
@@ -138,3 +148,48 @@ def test_channel_layer_norm_matches_its_definition_in_2d_and_3d() -> None:
         torch.testing.assert_close(norm(x), expected, rtol=1e-5, atol=1e-5)
         cl = x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
         torch.testing.assert_close(norm(cl), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_kspace_branch_starts_at_zero_so_a_trained_head_keeps_its_predictions() -> None:
+    plain = build_model(ModelConfig(width=8), n_classes=4).eval()
+    cfg = ModelConfig(width=8, classifier=ClassifierConfig(kspace=True))
+    with_branch = build_model(cfg, n_classes=4).eval()
+    res = with_branch.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(2, 1, 45, 52)
+
+    with torch.no_grad():
+        _, logits_a, sev_a = plain(x, return_aux=True)
+        _, logits_b, sev_b = with_branch(x, return_aux=True)
+
+    assert res.unexpected_keys == []
+    assert res.missing_keys and all(k.startswith("classifier.kspace") for k in res.missing_keys)
+    assert torch.equal(logits_a, logits_b) and torch.equal(sev_a, sev_b)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 45, 52), (1, 1, 17, 200), (1, 3, 40, 40)])
+def test_kspace_branch_reads_any_slice_size_and_gets_a_gradient(shape: tuple) -> None:
+    cfg = ModelConfig(width=8, in_slices=shape[1], classifier=ClassifierConfig(kspace=True))
+    model = build_model(cfg, n_classes=4)
+    torch.nn.init.normal_(model.classifier.kspace_fc.weight)
+
+    _, logits, sev = model(torch.rand(shape), return_aux=True)
+    logits.sum().backward()
+
+    assert logits.shape == (shape[0], 4) and sev.shape == (shape[0], 4, 4)
+    first = model.classifier.kspace.lines[0].weight.grad
+    assert first is not None and first.abs().sum() > 0
+
+
+def test_kspace_branch_needs_the_image_and_a_2d_model() -> None:
+    model = build_model(ModelConfig(width=8, classifier=ClassifierConfig(kspace=True)), 3)
+    _, feats = model.backbone(torch.rand(1, 1, 16, 16), return_features=True)
+
+    with pytest.raises(ValueError, match="image: the k-space branch needs the input slice"):
+        model.classifier(feats)
+    with pytest.raises(ValueError, match="classifier.kspace needs spatial_dims 2"):
+        ModelConfig(
+            spatial_dims=3,
+            enc_blocks=(1,),
+            dec_blocks=(1,),
+            classifier=ClassifierConfig(kspace=True),
+        )

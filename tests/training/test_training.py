@@ -189,6 +189,85 @@ def test_patch_samples_are_deterministic_and_on_foreground(data_dir: Path, tmp_p
     assert (a["clean"][:, 0, 16, 16] > cfg.data.foreground_threshold).all()
 
 
+def test_whole_slice_batches_are_deterministic_one_size_and_within_bounds(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from training.data import SliceBatchDataset, build_manifest, degradations, load_volumes
+
+    cfg = load_training_config(_config(data_dir, tmp_path))
+    items = build_manifest(data_dir, tmp_path / "cache")["items"]
+    vols = load_volumes(items, cfg.data)
+    vocab = degradations().vocabulary("MR")
+    ds = SliceBatchDataset(vols, cfg, cfg.head.degradations, vocab, 5, 3, 20, 50)
+
+    a, b = ds[4], ds[4]
+    sizes = {tuple(ds[i]["degraded"].shape) for i in range(12)}
+
+    for k in a:
+        assert torch.equal(a[k], b[k])
+    assert a["label"].shape == (3, len(vocab)) and a["severity"].shape == (3, len(vocab))
+    assert a["clean"].shape == a["degraded"].shape
+    assert all(s[:2] == (3, 1) and 20 <= s[2] <= 50 and 20 <= s[3] <= 50 for s in sizes)
+    assert len(sizes) > 3  # the crop size varies from batch to batch
+    three_d = cfg.model.model_copy(
+        update={"spatial_dims": 3, "enc_blocks": (1,), "dec_blocks": (1,)}
+    )
+    with pytest.raises(ValueError, match="needs a 2-D model"):
+        SliceBatchDataset(
+            vols,
+            cfg.model_copy(update={"model": three_d}),
+            cfg.head.degradations,
+            vocab,
+            5,
+            3,
+            20,
+            50,
+        )
+
+
+def test_head_refit_trains_the_classifier_and_leaves_the_backbone_bit_identical(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from napari_dcpt.models import load_weights
+    from training.engine import train
+    from training.export import export
+
+    base = load_training_config(_config(data_dir, tmp_path, finetune__steps=10))
+    assert train(base, "finetune", tmp_path / "ft", threads=1) == 0
+    weights = export(tmp_path / "ft" / "last.pt", tmp_path / "ft.safetensors")
+    raw = yaml.safe_load(_config(data_dir, tmp_path).read_text())
+    raw["model"]["classifier"]["kspace"] = True
+    raw["head"] = {
+        "steps": 20,
+        "val_every": 10,
+        "val_samples": 16,
+        "checkpoint_every": 10,
+        "min_size": 32,
+        "max_size": 64,
+        "ema_decay": 0.0,
+    }
+    cfg = training_config_from_dict(raw)
+
+    with pytest.raises(SystemExit, match="--init is required"):
+        train(cfg, "head", tmp_path / "none", threads=1)
+    assert train(cfg, "head", tmp_path / "head", init=weights, threads=1) == 0
+    out = export(tmp_path / "head" / "last.pt", tmp_path / "head.safetensors")
+
+    before, _, _ = load_weights(weights)
+    after, after_cfg, _ = load_weights(out)
+    old, new = before.state_dict(), after.state_dict()
+    assert after_cfg.classifier.kspace
+    assert all(torch.equal(old[k], new[k]) for k in old if k.startswith("backbone."))
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("classifier."))
+    assert new["classifier.kspace_fc.weight"].abs().sum() > 0  # the branch learnt something
+    steps = [m["step"] for m in _metrics(tmp_path / "head")]
+    assert steps == [10, 20]
+    # an init with another vocabulary or network is refused in one line
+    other = training_config_from_dict({**raw, "model": {**raw["model"], "width": 12}})
+    with pytest.raises(SystemExit, match="does not fit the configured model"):
+        train(other, "head", tmp_path / "bad", init=weights, threads=1)
+
+
 def _run_cli(args: list[str], **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "training", *args],
