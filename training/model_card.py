@@ -2,10 +2,11 @@
 
     python -m training.model_card [--runs runs] [--out src/napari_dcpt/weights]
 
-Reads, per modality, ``<runs>/<mod>_{pre,ft,abl}/metrics.jsonl`` (validation during
-training), ``<runs>/<mod>_{ft,abl}/eval/eval.json`` (`python -m training evaluate`)
-and ``<runs>/<mod>_times.txt`` (wall times written by ``train_default.sh``). Every
-number in the card comes from those files; nothing is typed in by hand.
+Reads, per modality, ``<runs>/<mod>_{pre,ft,abl,head}/metrics.jsonl`` (validation
+during training), ``<runs>/<mod>_{ft,abl,head}/eval/eval.json`` (`python -m training
+evaluate`; the head refit's, when there is one, is the shipped model's) and
+``<runs>/<mod>_times.txt`` (wall times written by ``train_default.sh``). Every number
+in the card comes from those files; nothing is typed in by hand.
 """
 
 from __future__ import annotations
@@ -275,6 +276,18 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             f"{c['finetune']['steps']}; ablation: {c['pretrain']['steps'] + c['finetune']['steps']}"
             " fine-tuning steps from random initialisation",
         ]
+    head_cfg = runs / f"{mod}_head/config.yaml"
+    head_runs = _jsonl(runs / f"{mod}_head/metrics.jsonl")
+    if head_cfg.is_file() and head_runs:
+        import yaml
+
+        h = yaml.safe_load(head_cfg.read_text())["head"]
+        rate = head_runs[-1].get("steps_per_s") or 0.0
+        lines += [
+            f"- classifier head refit (`python -m training head`): {head_runs[-1]['step']} "
+            f"steps of whole slices ({h['min_size']}-{h['max_size']} px crops), k-space branch "
+            f"on, backbone frozen (restoration tensors unchanged); {rate:.2f} steps/s"
+        ]
     timed = runs / f"{mod}_timed.json"
     if timed.is_file():  # trained by `python -m training.timed`
         t = json.loads(timed.read_text())
@@ -290,7 +303,8 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         lines += ["- wall times of the CPU steps (2-core CPU, 1 torch thread):", ""]
         lines += [f"      {t}" for t in times.read_text().splitlines()]
     lines.append("")
-    ev = _eval(runs / f"{mod}_ft/eval/eval.json")
+    refit = _eval(runs / f"{mod}_head/eval/eval.json")
+    ev = refit or _eval(runs / f"{mod}_ft/eval/eval.json")
     abl = _eval(runs / f"{mod}_abl/eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
@@ -299,6 +313,14 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         "",
         "PSNR/SSIM on network units (CT: -1000..1000 HU -> 0..1; MR: 99.5th percentile -> 1),"
         " one 64 px centre patch per sampled slice, 16 samples per row, fixed seeds.",
+        *(
+            [
+                "The shipped file's classifier is the refit head; the ablation's is its own "
+                "fine-tuned head (no refit)."
+            ]
+            if refit
+            else []
+        ),
         "",
         *_table(ev, abl),
         "",
