@@ -53,15 +53,17 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 04:05 UTC): measured with the shipped default models** (trained
+**Status (2026-11-27, 07:00 UTC): measured with the shipped default models** (trained
 in commit 701fcba for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
-fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16; calibrated in session 5).
+fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16; calibrated in session 5;
+the MR classifier refit on whole slices with a k-space branch in session 6, backbone
+unchanged).
 Restoration uses the default strength: `1 - p(clean)` times the chance that a type the
 network can fix is present, from the calibration table embedded in each weights file
 (docs/architecture.md). The no-pre-training ablation weights (the same total steps from
 random initialisation) are committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`
-and calibrated on the same volumes. The classification rows date from 2026-11-26 17:25
-(the strength does not change them). Quality and classification ran on a 2-core x86-64
+and calibrated on the same volumes; the MR ablation keeps its own head (no refit).
+Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
 results are cached in `runs/bench_cache/rows/` (computed in session 1 with the same
