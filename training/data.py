@@ -260,14 +260,8 @@ class PatchDataset(Dataset):
         self.seed = seed
         self.patches = patches or cfg.data.patches_per_slice
         self.length = length
-        kw: dict[str, Any] = {
-            "types": sampling.types,
-            "p_clean": sampling.p_clean,
-            "p_mix": sampling.p_mix,
-            "max_types": sampling.max_types,
-        }
-        kw.update(record_kwargs or {})
-        self.record_kwargs = kw
+        # DegradationSampling's fields are sample_record's keyword arguments
+        self.record_kwargs = {**sampling.model_dump(), **(record_kwargs or {})}
 
     def __len__(self) -> int:
         return self.length
@@ -376,12 +370,7 @@ class SliceBatchDataset(Dataset):
             raise ValueError("the whole-slice head refit needs a 2-D model (spatial_dims 2)")
         self.volumes, self.cfg, self.vocab, self.seed = volumes, cfg, tuple(vocabulary), seed
         self.batch, self.min_size, self.max_size = batch, min_size, max_size
-        self.record_kwargs = {
-            "types": sampling.types,
-            "p_clean": sampling.p_clean,
-            "p_mix": sampling.p_mix,
-            "max_types": sampling.max_types,
-        }
+        self.record_kwargs = sampling.model_dump()
 
     def __len__(self) -> int:
         return 2**62
