@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("finetune", help="DCPT stage 2: all-in-one restoration from --init")
     _common(p)
-    p.add_argument("--init", default=None, help="pre-training checkpoint (last.pt)")
+    p.add_argument(
+        "--init", default=None, help="pre-training checkpoint (last.pt) or a weights file"
+    )
     p = sub.add_parser("ablation", help="stage 2 from random init, same total step budget")
     _common(p)
     p = sub.add_parser(

@@ -106,12 +106,13 @@ def unwrap_state(ckpt: dict, prefer_ema: bool = True) -> dict[str, torch.Tensor]
     return ckpt["model"]
 
 
-def load_for_head(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ...]) -> None:
-    """Load a fine-tuned network into ``model`` for the head refit.
+def load_init(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ...]) -> None:
+    """Load the network that fine-tuning or the head refit starts from into ``model``.
 
-    ``init`` is a training checkpoint (its EMA copy when present) or a weights file.
-    Every tensor of ``init`` must fit; only the k-space branch, when ``model`` has
-    one and ``init`` does not, may be missing (it starts at zero logits).
+    ``init`` is a training checkpoint (its EMA copy when present) or a weights file,
+    such as a shipped default to fine-tune on a hospital's own scans. Every tensor of
+    ``init`` must fit; only the k-space branch, when ``model`` has one and ``init``
+    does not, may be missing (it starts at zero logits).
 
     Raises
     ------
@@ -424,15 +425,12 @@ def train(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, len(vocab))
     if stage == "finetune" and init is not None and ckpt is None:
-        init_ckpt = load_checkpoint(init)
-        if tuple(init_ckpt["vocabulary"]) != vocab:
-            raise SystemExit(f"{init}: vocabulary {init_ckpt['vocabulary']} differs from {vocab}")
-        model.load_state_dict(unwrap_state(init_ckpt), strict=True)
+        load_init(model, init, vocab)
     if stage == "head":
         if init is None and ckpt is None:
             raise SystemExit("head: --init is required (the fine-tuned checkpoint or weights)")
         if ckpt is None:
-            load_for_head(model, init, vocab)
+            load_init(model, init, vocab)
         # frozen, so the restoration (and its calibration table) stays bit-identical
         model.backbone.requires_grad_(False)
     model.to(dev)
@@ -470,12 +468,22 @@ def train(
     if stage == "head":  # one item is a whole batch of equally sized slices
         head_batch = max(1, d.batch_size // dist.world)
         dataset: Any = tdata.SliceBatchDataset(
-            train_vols, cfg, sc.degradations, vocab, cfg.seed, head_batch, sc.min_size, sc.max_size
+            train_vols,
+            cfg,
+            sc.degradations,
+            vocab,
+            cfg.seed,
+            head_batch,
+            sc.min_size,
+            sc.max_size,
+            augment=d.augment,
         )
         items_per_batch, collate = None, None
     else:
         items_per_batch = max(1, d.batch_size // d.patches_per_slice // dist.world)
-        dataset = tdata.PatchDataset(train_vols, cfg, sc.degradations, vocab, cfg.seed)
+        dataset = tdata.PatchDataset(
+            train_vols, cfg, sc.degradations, vocab, cfg.seed, augment=d.augment
+        )
         collate = tdata.collate
     loader = torch.utils.data.DataLoader(
         dataset,

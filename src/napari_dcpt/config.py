@@ -180,6 +180,20 @@ class DataConfig(_Strict):
     cache_rate: float = Field(
         1.0, ge=0.0, le=1.0, description="Share of volumes MONAI's CacheDataset keeps in memory."
     )
+    augment: bool = Field(
+        True,
+        description=(
+            "Draw a random view of each clean training slice before degrading it: slice axis"
+            " (near-isotropic volumes), 90-degree turns, flips, in-plane zoom-out and, for MR,"
+            " a gamma curve. Validation never is; the shipped models' configs set false."
+        ),
+    )
+    max_zoom_out: float = Field(
+        2.0,
+        ge=1.0,
+        le=4.0,
+        description="Largest in-plane downsampling of the augmentation (pixels up to this x coarser).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:

@@ -170,23 +170,69 @@ def test_split_is_by_series_and_honours_explicit_lists() -> None:
         split_items(items, ct_only)
 
 
-def test_patch_samples_are_deterministic_and_on_foreground(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("augment", [False, True])
+def test_patch_samples_are_deterministic_and_on_foreground(
+    data_dir: Path, tmp_path: Path, augment: bool
+) -> None:
     from training.data import PatchDataset, build_manifest, degradations, load_volumes
 
     cfg = load_training_config(_config(data_dir, tmp_path))
     items = build_manifest(data_dir, tmp_path / "cache")["items"]
     vols = load_volumes(items, cfg.data)
     vocab = degradations().vocabulary("MR")
-    ds = PatchDataset(vols, cfg, cfg.finetune.degradations, vocab, seed=5)
+    ds = PatchDataset(vols, cfg, cfg.finetune.degradations, vocab, seed=5, augment=augment)
 
     a, b, c = ds[17], ds[17], ds[18]
+    plain = PatchDataset(vols, cfg, cfg.finetune.degradations, vocab, seed=5)[17]
 
     assert a["degraded"].shape == (4, 1, 32, 32) and a["label"].shape == (4, len(vocab))
     for k in a:
         assert torch.equal(a[k], b[k])
     assert not torch.equal(a["clean"], c["clean"])
+    assert torch.equal(a["clean"], plain["clean"]) is not augment
     # patches are centred on foreground: their centre pixel is bright
     assert (a["clean"][:, 0, 16, 16] > cfg.data.foreground_threshold).all()
+
+
+def _volume(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> dict:
+    arr = np.random.default_rng(1).random(shape, dtype=np.float32)
+    fg = tuple(np.ones(n) for n in shape)
+    return {"key": "v", "image": arr, "spacing": spacing, "fg": fg[0], "fg_axes": fg}
+
+
+def test_views_cover_axes_turns_zoom_and_keep_the_spacing_consistent() -> None:
+    from training.data import GAMMA_RANGE, MIN_ZOOMED, View, apply_view, draw_view, viewed_spacing
+
+    d = training_config_from_dict({"data": {"max_zoom_out": 2.0}}).data
+    rng = np.random.default_rng(0)
+    iso, aniso = _volume((40, 150, 130), (1.0, 1.0, 1.0)), _volume((12, 150, 130), (3.0, 1, 1))
+    views = [draw_view(iso, d, rng) for _ in range(300)]
+
+    assert {v.axis for v in views} == {0, 1, 2}
+    assert {v.turns for v in views} == {0, 1, 2, 3}
+    assert {v.axis for v in (draw_view(aniso, d, rng) for _ in range(100))} == {0}
+    assert all(GAMMA_RANGE[0] <= v.gamma <= GAMMA_RANGE[1] for v in views)
+    ct = d.model_copy(update={"modality": "CT"})
+    assert {draw_view(iso, ct, rng).gamma for _ in range(20)} == {1.0}
+    plane = {0: (150, 130), 1: (40, 130), 2: (40, 150)}
+    zoomed = [v for v in views if v.size != plane[v.axis]]
+    # about half the axis-0 views zoom out; a 40 px side is never shrunk below 64 px
+    assert len(zoomed) > 25 and all(v.axis == 0 and min(v.size) >= MIN_ZOOMED for v in zoomed)
+
+    block = iso["image"][:3]
+    turned = apply_view(block, View(0, (150, 130), turns=1, flips=(True, False)))
+    assert turned.shape == (3, 130, 150)
+    assert np.array_equal(np.sort(turned, axis=None), np.sort(block, axis=None))
+    half = apply_view(block, View(0, (75, 65)))  # area averaging keeps the mean
+    assert half.shape == (3, 75, 65) and abs(half.mean() - block.mean()) < 1e-3
+    assert viewed_spacing((1.0, 0.5, 0.8), View(0, (75, 65)), (3, 150, 130)) == (1.0, 1.0, 1.6)
+    assert viewed_spacing((1.0, 0.5, 0.8), View(0, (75, 65), turns=3), (3, 150, 130)) == (
+        1.0,
+        1.6,
+        1.0,
+    )
+    assert viewed_spacing((3.0, 1.0, 2.0), View(2, (12, 150)), (12, 150, 130))[0] == 2.0
+    assert View(0, (300, 100), turns=1).shape(256) == (100, 256)
 
 
 def test_whole_slice_batches_are_deterministic_one_size_and_within_bounds(
@@ -209,6 +255,10 @@ def test_whole_slice_batches_are_deterministic_one_size_and_within_bounds(
     assert a["clean"].shape == a["degraded"].shape
     assert all(s[:2] == (3, 1) and 20 <= s[2] <= 50 and 20 <= s[3] <= 50 for s in sizes)
     assert len(sizes) > 3  # the crop size varies from batch to batch
+    aug = SliceBatchDataset(vols, cfg, cfg.head.degradations, vocab, 5, 3, 20, 50, augment=True)
+    shapes = [tuple(aug[i]["degraded"].shape) for i in range(12)]
+    assert all(s[:2] == (3, 1) and 20 <= s[2] <= 50 and 20 <= s[3] <= 50 for s in shapes)
+    assert torch.equal(aug[4]["clean"], aug[4]["clean"])
     three_d = cfg.model.model_copy(
         update={"spatial_dims": 3, "enc_blocks": (1,), "dec_blocks": (1,)}
     )
@@ -225,7 +275,7 @@ def test_whole_slice_batches_are_deterministic_one_size_and_within_bounds(
         )
 
 
-def test_head_refit_trains_the_classifier_and_leaves_the_backbone_bit_identical(
+def test_head_refit_keeps_the_backbone_and_a_weights_file_starts_finetuning(
     data_dir: Path, tmp_path: Path
 ) -> None:
     from napari_dcpt.models import load_weights
@@ -237,6 +287,7 @@ def test_head_refit_trains_the_classifier_and_leaves_the_backbone_bit_identical(
     weights = export(tmp_path / "ft" / "last.pt", tmp_path / "ft.safetensors")
     raw = yaml.safe_load(_config(data_dir, tmp_path).read_text())
     raw["model"]["classifier"]["kspace"] = True
+    raw["data"]["augment"] = True  # the training loop's augmented path, end to end
     raw["head"] = {
         "steps": 20,
         "val_every": 10,
@@ -266,6 +317,18 @@ def test_head_refit_trains_the_classifier_and_leaves_the_backbone_bit_identical(
     other = training_config_from_dict({**raw, "model": {**raw["model"], "width": 12}})
     with pytest.raises(SystemExit, match="does not fit the configured model"):
         train(other, "head", tmp_path / "bad", init=weights, threads=1)
+    # a weights file (a shipped default) is a fine-tuning start too, tensor for tensor
+    from napari_dcpt.models.dcpt import build_model
+    from training.data import degradations
+    from training.engine import load_init
+
+    vocab = tuple(degradations().vocabulary("MR"))
+    model = build_model(after_cfg, len(vocab))
+    load_init(model, out, vocab)
+    assert all(torch.equal(v, new[k]) for k, v in model.state_dict().items())
+    raw["finetune"] = {**raw["finetune"], "steps": 2, "val_every": 2, "checkpoint_every": 2}
+    ft = training_config_from_dict(raw)
+    assert train(ft, "finetune", tmp_path / "ft_from_weights", init=out, threads=1) == 0
 
 
 def _run_cli(args: list[str], **kw) -> subprocess.Popen:
