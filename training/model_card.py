@@ -415,6 +415,8 @@ def main() -> None:
         "    --volumes $D/dicom/eCT_Supplemental.dcm \\",
         '    "$(python -c \'from pydicom.data import get_testdata_file as g; print(g("CT_small.dcm"))\')"',
         "python -m training evaluate --checkpoint runs/gpu/mr_ft/last.pt --out runs/gpu/mr_ft/eval --samples 16",
+        "python -m training evaluate --checkpoint src/napari_dcpt/weights/mr.safetensors \\",
+        "    --config training/configs/mr_h100.yaml --out runs/gpu/mr_head/eval --samples 16",
         "python -m training.model_card --runs runs/gpu",
         "```",
         "",
