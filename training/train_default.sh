@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The exact recipe of a shipped default model (one modality per call):
 #   bash training/train_default.sh mr|ct [RUN_ROOT=runs] [THREADS=1]
-# DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> classifier head refit on
-# whole slices) -> calibration on volumes
+# DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
+# fine-tuning -> classifier head refit on whole slices) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt.
@@ -23,7 +23,11 @@ fi
 t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --threads "$threads" --resume
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
-if [ "$mod" = mr ]; then  # the classifier's whole-slice k-space refit, backbone frozen
+if [ "$mod" = mr ]; then
+  # a second, augmented fine-tuning (k-space head on), then the classifier's whole-slice
+  # k-space refit with the backbone frozen
+  t $py -m training finetune --config training/configs/mr_cont.yaml --run-dir "$root/mr_cont" --init "$root/mr.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/mr_cont/last.pt" "$root/mr.safetensors"
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 fi

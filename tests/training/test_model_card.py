@@ -12,3 +12,25 @@ def test_flatness_compares_the_last_point_with_the_one_nearest_half_its_steps():
 
 def test_flatness_needs_two_points():
     assert flatness([{"step": 10, "psnr_restored": 1.0}]) is None
+
+
+def test_a_continued_fine_tuning_is_counted_on_from_the_first_runs_last_step(tmp_path):
+    import json
+
+    from training.model_card import fine_tuning_curve
+
+    for run, rows in (
+        ("mr_ft", ((500, 29.0), (1000, 29.2))),
+        ("mr_cont", ((600, 29.1), (1200, 29.25))),
+    ):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "metrics.jsonl").write_text(
+            "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
+        )
+
+    curve = fine_tuning_curve(tmp_path, "mr")
+
+    assert [m["step"] for m in curve] == [500, 1000, 1600, 2200]
+    start, end, gain = flatness(curve)  # the doubling reaches back into the first run
+    assert (start, end) == (1000, 2200) and abs(gain - 0.05) < 1e-9
+    assert [m["step"] for m in fine_tuning_curve(tmp_path, "ct")] == []
