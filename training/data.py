@@ -224,7 +224,7 @@ def load_volumes(items: Sequence[dict], cfg: DataConfig, num_workers: int = 0) -
 
 
 # -- augmentation ------------------------------------------------------------------
-# Five MR training volumes, all axial T1 brains at about 1 mm, taught the shipped
+# Five MR training volumes, all axial T1 brains at about 1 mm, taught the first shipped
 # network and head their anatomy rather than the artefacts: on held-out volumes (a
 # coronal 2 mm brain, a breast) it never named motion or ghosting. The remedy is the
 # usual one, more views of the same volumes; each is drawn per slice and applied to
@@ -299,7 +299,9 @@ def apply_view(block: np.ndarray, view: View) -> np.ndarray:
     return np.ascontiguousarray(torch.as_tensor(x).numpy(), dtype=np.float32)
 
 
-def viewed_spacing(spacing: Sequence[float], view: View, shape: Sequence[int]) -> tuple:
+def viewed_spacing(
+    spacing: Sequence[float], view: View, shape: Sequence[int]
+) -> tuple[float, float, float]:
     """Voxel spacing ``(slice, row, col)`` in mm of a slice seen through ``view``.
 
     ``shape`` is the volume's ``(D, H, W)``.

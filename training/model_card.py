@@ -503,7 +503,8 @@ def main() -> None:
         "are safetensors with the network config and vocabulary embedded.",
         "",
         "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU), not days, on a handful of public "
+        "device. Limits: trained for minutes (8 on one GPU; MR one more hour on a 2-core CPU), "
+        "not days, on a handful of public "
         "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
         "",
         NOTES,

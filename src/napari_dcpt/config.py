@@ -185,7 +185,8 @@ class DataConfig(_Strict):
         description=(
             "Draw a random view of each clean training slice before degrading it: slice axis"
             " (near-isotropic volumes), 90-degree turns, flips, in-plane zoom-out and, for MR,"
-            " a gamma curve. Validation never is; the shipped models' configs set false."
+            " a gamma curve. Validation never is; configs that repeat runs made before it set"
+            " false."
         ),
     )
     max_zoom_out: float = Field(
