@@ -199,15 +199,9 @@ class LoadVolume(Transform):
         net = normaliser_for(self.modality, arr).forward(arr) if self.modality == "CT" else arr
         above = net > self.threshold
         # foreground share of every slice across each axis (the augmentation may slice
-        # a near-isotropic volume across any of them); "fg" is axis 0's
+        # a near-isotropic volume across any of them)
         fg_axes = tuple(above.mean(axis=tuple(a for a in range(3) if a != ax)) for ax in range(3))
-        return {
-            "key": item["key"],
-            "image": arr,
-            "spacing": spacing,
-            "fg": fg_axes[0],
-            "fg_axes": fg_axes,
-        }
+        return {"key": item["key"], "image": arr, "spacing": spacing, "fg_axes": fg_axes}
 
 
 def load_volumes(items: Sequence[dict], cfg: DataConfig, num_workers: int = 0) -> Any:
@@ -430,10 +424,10 @@ def degraded_slice(
     """
     deg = degradations()
     d, m = cfg.data, cfg.model
-    img, fg, spacing = vol["image"], vol["fg"], vol["spacing"]
+    img, spacing = vol["image"], vol["spacing"]
+    fg = vol["fg_axes"][view.axis if view is not None else 0]
     if view is not None:
         spacing = viewed_spacing(spacing, view, img.shape)
-        fg = vol["fg_axes"][view.axis]
         img = np.moveaxis(img, view.axis, 0)
     nz = img.shape[0]
     eligible = np.flatnonzero(fg >= d.min_foreground)

@@ -207,9 +207,8 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
         steps = [m["step"] + off for m in ms]
         axes[0].plot(steps, [m["psnr_restored"] for m in ms], style, label=f"{stage}: restored")
         axes[1].plot(steps, [m["acc_exact"] for m in ms], style, label=stage)
-    ref = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
-    if ref:
-        axes[0].axhline(ref[-1]["psnr_degraded"], color="grey", lw=0.8, label="degraded input")
+    if ft:
+        axes[0].axhline(ft[-1]["psnr_degraded"], color="grey", lw=0.8, label="degraded input")
     axes[0].set_xlabel("step (fine-tuning continues after pre-training)")
     axes[0].set_ylabel("validation PSNR (dB)")
     axes[1].set_xlabel("step")

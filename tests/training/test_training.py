@@ -197,7 +197,7 @@ def test_patch_samples_are_deterministic_and_on_foreground(
 def _volume(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> dict:
     arr = np.random.default_rng(1).random(shape, dtype=np.float32)
     fg = tuple(np.ones(n) for n in shape)
-    return {"key": "v", "image": arr, "spacing": spacing, "fg": fg[0], "fg_axes": fg}
+    return {"key": "v", "image": arr, "spacing": spacing, "fg_axes": fg}
 
 
 def test_views_cover_axes_turns_zoom_and_keep_the_spacing_consistent() -> None:
