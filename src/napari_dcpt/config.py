@@ -215,6 +215,14 @@ class StageConfig(_Strict):
     warmup_steps: int = Field(
         0, ge=0, le=1_000_000, description="Linear learning-rate warm-up steps before cosine decay."
     )
+    restoration_loss: Literal["l1", "psnr"] = Field(
+        "l1",
+        description=(
+            "Restoration loss: 'l1' (mean absolute error over the batch) or 'psnr' (mean over"
+            " samples of log10 of each sample's MSE, floored at 40 dB), which weights every"
+            " sample by its own error so that noisy samples do not drown the subtle types."
+        ),
+    )
     cls_weight: float = Field(
         1.0, ge=0.0, le=100.0, description="Weight of the focal classification loss."
     )

@@ -73,7 +73,7 @@ def data_dir(tmp_path: Path) -> Path:
     return root
 
 
-def _config(data_dir: Path, tmp_path: Path, **stage: int) -> Path:
+def _config(data_dir: Path, tmp_path: Path, **stage: object) -> Path:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["data"]["root"] = str(data_dir)
     for key, value in stage.items():
@@ -95,7 +95,13 @@ def test_pretrain_then_finetune_losses_fall_and_export_loads(
     from training.engine import load_checkpoint, train, unwrap_state
     from training.export import export
 
-    cfg_path = _config(data_dir, tmp_path, pretrain__val_every=10, finetune__val_every=10)
+    cfg_path = _config(
+        data_dir,
+        tmp_path,
+        pretrain__val_every=10,
+        finetune__val_every=10,
+        finetune__restoration_loss="psnr",  # pre-training keeps L1: both losses run
+    )
     cfg = load_training_config(cfg_path)
     t0 = time.perf_counter()
 
@@ -109,7 +115,9 @@ def test_pretrain_then_finetune_losses_fall_and_export_loads(
     assert [m["step"] for m in pre] == [10, 20, 30, 40]
     assert pre[-1]["train_loss"] < pre[0]["train_loss"]
     assert pre[-1]["train_focal"] < pre[0]["train_focal"]
+    assert ft[-1]["train_psnr"] < ft[0]["train_psnr"]
     assert ft[-1]["train_l1"] < ft[0]["train_l1"]
+    assert "train_psnr" not in pre[-1]
     # the resolved config and the data split sit beside the checkpoint
     assert yaml.safe_load((tmp_path / "ft" / "config.yaml").read_text())["stage"] == "finetune"
     info = json.loads((tmp_path / "ft" / "data.json").read_text())
@@ -459,6 +467,23 @@ def test_warmup_ema_follows_early_steps_then_reaches_the_full_decay() -> None:
         ema.update_parameters(model)
     # a fixed 0.999 decay would still hold ~55 % of the initial zero here
     assert ema.module.weight.item() > 0.99
+
+
+def test_psnr_loss_is_minus_a_tenth_of_the_mean_psnr_and_weights_samples_by_their_error() -> None:
+    from training.engine import PSNR_LOSS_FLOOR, psnr_loss
+
+    target = torch.zeros(2, 1, 8, 8)
+    restored = target.clone()
+    restored[0] += 0.1  # 20 dB
+    restored[1] += 0.01  # 40 dB
+    expected = np.mean([np.log10(1e-2 + PSNR_LOSS_FLOOR), np.log10(1e-4 + PSNR_LOSS_FLOOR)])
+    restored.requires_grad_(True)
+    loss = psnr_loss(restored, target)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    # on a log scale the small error pulls harder per pixel than the large one
+    g = restored.grad.abs().flatten(1).mean(1)
+    assert g[1] > 4 * g[0]
 
 
 def test_loaded_volumes_are_cached_not_reread(
