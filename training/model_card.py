@@ -165,6 +165,17 @@ NOTES = """\
 """
 
 
+# Further fine-tuning runs from the previous one's weights, in the order they ran:
+# ``<runs>/<mod>_<name>``. Their steps count on after the first fine-tuning's.
+CONTINUATIONS = ("cont", "psnr")
+
+
+def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(run name, validation metrics)`` of each continuation run present, in order."""
+    found = [(f"{mod}_{c}", _jsonl(runs / f"{mod}_{c}/metrics.jsonl")) for c in CONTINUATIONS]
+    return [(name, ms) for name, ms in found if ms]
+
+
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -195,13 +206,15 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     if pre:
         offset = max(m["step"] for m in pre)
     ft = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
-    cont_off = offset + (max(m["step"] for m in ft) if ft else 0)
-    for stage, ms, style, off in (
-        ("pre-training", pre, "-", 0),
-        ("fine-tuning", ft, "-", offset),
-        ("fine-tuning continued", _jsonl(runs / f"{mod}_cont/metrics.jsonl"), "-", cont_off),
-        ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0),
-    ):
+    series = [("pre-training", pre, "-", 0), ("fine-tuning", ft, "-", offset)]
+    off = offset + (max(m["step"] for m in ft) if ft else 0)
+    for name, ms in continuations(runs, mod):
+        series.append((f"fine-tuning continued ({name})", ms, "-", off))
+        off += ms[-1]["step"]
+    series.append(
+        ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0)
+    )
+    for stage, ms, style, off in series:
         if not ms:
             continue
         steps = [m["step"] + off for m in ms]
@@ -244,15 +257,16 @@ def _table(ev: dict[str, Any], abl: dict[str, Any] | None) -> list[str]:
 
 
 def fine_tuning_curve(runs: Path, mod: str) -> list[dict[str, Any]]:
-    """Validation of fine-tuning, with a continuation run (``<mod>_cont``) appended.
+    """Validation of fine-tuning, with the continuation runs (`CONTINUATIONS`) appended.
 
-    The continuation's steps are counted on from the first run's last step, so the
+    Each continuation's steps are counted on from the previous run's last step, so the
     flatness bar reads the whole fine-tuning, not the last run alone.
     """
-    ft = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
-    cont = _jsonl(runs / f"{mod}_cont/metrics.jsonl")
-    last = ft[-1]["step"] if ft else 0
-    return ft + [{**m, "step": m["step"] + last} for m in cont]
+    curve = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
+    for _, ms in continuations(runs, mod):
+        last = curve[-1]["step"] if curve else 0
+        curve += [{**m, "step": m["step"] + last} for m in ms]
+    return curve
 
 
 def flatness(ms: list[dict[str, Any]]) -> tuple[int, int, float] | None:
@@ -337,13 +351,20 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             f"{c['finetune']['steps']}; ablation: {c['pretrain']['steps'] + c['finetune']['steps']}"
             " fine-tuning steps from random initialisation",
         ]
-    cont = _jsonl(runs / f"{mod}_cont/metrics.jsonl")
-    if cont:
+    cont = continuations(runs, mod)
+    for name, ms in cont:
+        loss = "L1"
+        cfg_file = runs / name / "config.yaml"
+        if cfg_file.is_file():
+            import yaml
+
+            loss = yaml.safe_load(cfg_file.read_text())["finetune"].get("restoration_loss", "l1")
         lines += [
-            f"- fine-tuning continued (`{mod}_cont`, a second `python -m training finetune` from "
-            f"the first's weights): {cont[-1]['step']} more steps; the ablation matches the "
-            "first fine-tuning's budget only"
+            f"- fine-tuning continued (`{name}`, `python -m training finetune` from the previous "
+            f"run's weights): {ms[-1]['step']} more steps, {loss.upper()} restoration loss"
         ]
+    if cont:
+        lines += ["- the ablation matches the first fine-tuning's budget only"]
     head_cfg = runs / f"{mod}_head/config.yaml"
     head_runs = _jsonl(runs / f"{mod}_head/metrics.jsonl")
     if head_cfg.is_file() and head_runs:

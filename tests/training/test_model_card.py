@@ -14,7 +14,7 @@ def test_flatness_needs_two_points():
     assert flatness([{"step": 10, "psnr_restored": 1.0}]) is None
 
 
-def test_a_continued_fine_tuning_is_counted_on_from_the_first_runs_last_step(tmp_path):
+def test_continued_fine_tunings_are_counted_on_from_the_previous_runs_last_step(tmp_path):
     import json
 
     from training.model_card import fine_tuning_curve
@@ -22,6 +22,7 @@ def test_a_continued_fine_tuning_is_counted_on_from_the_first_runs_last_step(tmp
     for run, rows in (
         ("mr_ft", ((500, 29.0), (1000, 29.2))),
         ("mr_cont", ((600, 29.1), (1200, 29.25))),
+        ("mr_psnr", ((500, 29.4), (1000, 29.5))),  # a second continuation counts on after it
     ):
         (tmp_path / run).mkdir()
         (tmp_path / run / "metrics.jsonl").write_text(
@@ -30,7 +31,7 @@ def test_a_continued_fine_tuning_is_counted_on_from_the_first_runs_last_step(tmp
 
     curve = fine_tuning_curve(tmp_path, "mr")
 
-    assert [m["step"] for m in curve] == [500, 1000, 1600, 2200]
-    start, end, gain = flatness(curve)  # the doubling reaches back into the first run
-    assert (start, end) == (1000, 2200) and abs(gain - 0.05) < 1e-9
+    assert [m["step"] for m in curve] == [500, 1000, 1600, 2200, 2700, 3200]
+    start, end, gain = flatness(curve)  # the doubling reaches back into the first continuation
+    assert (start, end) == (1600, 3200) and abs(gain - 0.4) < 1e-9
     assert [m["step"] for m in fine_tuning_curve(tmp_path, "ct")] == []
