@@ -392,8 +392,13 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         lines += ["- wall times of the CPU steps (2-core CPU, 1 torch thread):", ""]
         lines += [f"      {t}" for t in times.read_text().splitlines()]
     lines.append("")
-    refit = _eval(runs / f"{mod}_head/eval/eval.json")
-    ev = refit or _eval(runs / f"{mod}_ft/eval/eval.json")
+    # the shipped file's evaluation: the head refit's, else the last fine-tuning run's
+    candidates = [f"{mod}_head", *(name for name, _ in reversed(cont)), f"{mod}_ft"]
+    ev_dir = next(
+        (runs / c / "eval" for c in candidates if (runs / c / "eval/eval.json").is_file()), None
+    )
+    refit = ev_dir is not None and ev_dir.parent.name == f"{mod}_head"
+    ev = _eval(ev_dir / "eval.json") if ev_dir is not None else None
     abl = _eval(runs / f"{mod}_abl/eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
@@ -459,7 +464,7 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         ]
     curves = plot_curves(runs, mod, out)
     lines += [f"![learning curves]({curves.name})", ""]
-    conf = runs / f"{mod}_ft/eval/confusion.png"
+    conf = ev_dir / "confusion.png"
     if conf.is_file():
         import shutil
 
@@ -490,7 +495,8 @@ def main() -> None:
         "python -m training export runs/gpu/mr_ft/last.pt src/napari_dcpt/weights/mr.safetensors",
         "python -m training export runs/gpu/ct_ft/last.pt src/napari_dcpt/weights/ct.safetensors",
         "W=src/napari_dcpt/weights; D=~/.cache/napari-dcpt/data",
-        "# MR, 2-core CPU, 1 thread: session 6 head refit, then session 7 augmented fine-tuning",
+        "# MR, 2-core CPU, 1 thread: session 6 head refit, session 7 augmented fine-tuning,",
+        "# session 8 fine-tuning with the PSNR loss; each followed by a head refit",
         "git show 9e018c0:training/configs/mr_head.yaml > mr_head_s6.yaml  # 4000 steps, no aug.",
         "python -m training head --config mr_head_s6.yaml --run-dir runs/gpu/mr_head_s6 \\",
         "    --init $W/mr.safetensors --threads 1",
@@ -498,10 +504,16 @@ def main() -> None:
         "python -m training finetune --config training/configs/mr_cont.yaml --run-dir runs/gpu/mr_cont \\",
         "    --init $W/mr.safetensors --threads 1",
         "python -m training export runs/gpu/mr_cont/last.pt runs/gpu/mr_cont.safetensors",
-        "python -m training head --config training/configs/mr_head.yaml --run-dir runs/gpu/mr_head \\",
+        "python -m training head --config training/configs/mr_head.yaml --run-dir runs/gpu/mr_head_s7 \\",
         "    --init runs/gpu/mr_cont.safetensors --threads 1",
+        "python -m training export runs/gpu/mr_head_s7/last.pt $W/mr.safetensors",
+        "python -m training finetune --config training/configs/mr_psnr.yaml --run-dir runs/gpu/mr_psnr \\",
+        "    --init $W/mr.safetensors --threads 1",
+        "python -m training export runs/gpu/mr_psnr/last.pt runs/gpu/mr_psnr.safetensors",
+        "python -m training head --config training/configs/mr_head.yaml --run-dir runs/gpu/mr_head \\",
+        "    --init runs/gpu/mr_psnr.safetensors --threads 1",
         "python -m training export runs/gpu/mr_head/last.pt $W/mr.safetensors",
-        "# calibration (MR: session 7; CT: session 5)",
+        "# calibration (MR: session 8; CT: session 5)",
         "python -m training calibrate $W/mr.safetensors $W/mr.safetensors --repeats 3 \\",
         "    --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "python -m training calibrate $W/ct.safetensors $W/ct.safetensors --repeats 8 \\",
@@ -509,6 +521,7 @@ def main() -> None:
         '    "$(python -c \'from pydicom.data import get_testdata_file as g; print(g("CT_small.dcm"))\')"',
         "python -m training evaluate --checkpoint runs/gpu/mr_ft/last.pt --out runs/gpu/mr_ft/eval --samples 16",
         "python -m training evaluate --checkpoint runs/gpu/mr_cont/last.pt --out runs/gpu/mr_cont/eval --samples 16",
+        "python -m training evaluate --checkpoint runs/gpu/mr_psnr/last.pt --out runs/gpu/mr_psnr/eval --samples 16",
         "python -m training evaluate --checkpoint src/napari_dcpt/weights/mr.safetensors \\",
         "    --config training/configs/mr_h100.yaml --out runs/gpu/mr_head/eval --samples 16",
         "python -m training.model_card --runs runs/gpu",
@@ -523,7 +536,7 @@ def main() -> None:
         "are safetensors with the network config and vocabulary embedded.",
         "",
         "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU; MR one more hour on a 2-core CPU), "
+        "device. Limits: trained for minutes (8 on one GPU; MR 1.7 more hours on a 2-core CPU), "
         "not days, on a handful of public "
         "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
         "",

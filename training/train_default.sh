@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The exact recipe of a shipped default model (one modality per call):
+# The recipe of a shipped default model, end to end on any machine (one modality per call):
 #   bash training/train_default.sh mr|ct [RUN_ROOT=runs] [THREADS=1]
+# The MR file itself was made in sessions, with head refits between the fine-tunings
+# (they change only the head those fine-tunings start from); weights/MODEL_CARD.md lists
+# that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
-# fine-tuning -> classifier head refit on whole slices) -> calibration on volumes
+# fine-tuning -> a third with the PSNR loss -> classifier head refit on whole slices) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt.
@@ -24,10 +27,12 @@ t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --thread
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
 if [ "$mod" = mr ]; then
-  # a second, augmented fine-tuning (k-space head on), then the classifier's whole-slice
-  # k-space refit with the backbone frozen
+  # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
+  # loss, then the classifier's whole-slice k-space refit with the backbone frozen
   t $py -m training finetune --config training/configs/mr_cont.yaml --run-dir "$root/mr_cont" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_cont/last.pt" "$root/mr.safetensors"
+  t $py -m training finetune --config training/configs/mr_psnr.yaml --run-dir "$root/mr_psnr" --init "$root/mr.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/mr_psnr/last.pt" "$root/mr.safetensors"
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 fi
