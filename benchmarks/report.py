@@ -53,18 +53,21 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 09:10 UTC): measured with the shipped default models** (trained
-in commit 701fcba for 8 minutes on a lent H100: CT 400 DCPT pre-training + 1076
-fine-tuning steps of batch 32, calibrated in session 5; MR 1500 + 5745 of batch 16,
-then in session 7 6000 augmented fine-tuning steps on the 2-core CPU, a whole-slice
-head refit with the k-space branch, and a new calibration).
+**Status (2026-11-27, 10:50 UTC): measured with the shipped default models.** Both
+started from 8 minutes on a lent H100 (commit 701fcba: CT 400 DCPT pre-training + 1076
+fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). On the 2-core CPU they
+were then fine-tuned further. MR: 6000 augmented steps (session 7), then 4000 with the
+per-sample PSNR loss (session 8), each followed by a whole-slice head refit with the
+k-space branch. CT: 2000 steps of batch 16 with the PSNR loss (session 8). Both were
+calibrated again after their last step.
 Restoration uses the default strength: `1 - p(clean)` times the chance that a type the
 network can fix is present, from the calibration table embedded in each weights file
 (docs/architecture.md). The no-pre-training ablation weights (the same total steps from
-random initialisation) are committed as `benchmarks/weights/{mr,ct}_ablation.safetensors`
-and calibrated on the same volumes; the MR ablation keeps its own head (no refit) and
-has not had the session-7 steps, so MR "pre-training minus none" compares unequal
-budgets (7245 against 13245 fine-tuning steps).
+random initialisation as the first fine-tuning) are committed as
+`benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
+They have not had the later CPU steps, so "pre-training minus none" now compares
+unequal budgets (MR 7245 against 17245 fine-tuning steps, CT 1476 against 3476 of a
+smaller batch) and measures the later steps more than pre-training.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
@@ -74,20 +77,33 @@ code and tuned settings; `--recompute` redoes them).
 
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT sparse-view streaks
-  (+1.61 dB against +1.07 for TV), CT ring artefacts (+0.32 against +0.14) and MR spike
-  (+1.86 against +0.18).
-- **Where it loses:** on noise the networks are well behind the classical methods that
-  are told the true noise level. MR Rician noise: +2.06 dB against +5.78 dB for BM4D. CT
-  low dose: +1.41 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
-  with the true PSF gain about 10 dB; the network does not deblur (-0.03 dB). On MR
-  bias field, ghosting, Gibbs, motion, undersampling and blur it now changes almost
-  nothing (-0.08 to +0.05 dB): the calibration table says its change barely helps
+  (+2.37 dB against +1.07 for TV), CT ring artefacts (+1.06 against +0.14) and MR spike
+  (+2.20 against +0.18).
+- **Where it loses:** on noise the networks are behind the classical methods that
+  are told the true noise level. MR Rician noise: +3.20 dB against +5.78 dB for BM4D. CT
+  low dose: +3.35 dB against +5.40 dB for NLM. On CT blur, Wiener and Richardson-Lucy
+  with the true PSF gain about 10 dB; the network does not deblur (-0.10 dB). On MR
+  bias field, ghosting, Gibbs, motion, undersampling and blur it changes almost
+  nothing (-0.02 to +0.06 dB): the calibration table says its change barely helps
   there, so doing nothing stays the best method. The largest single losses left are
-  mild spike (-1.19 dB), mild Rician noise (-0.49 dB) and mild bias field (-0.30 dB) on
-  the brain, mild bias field (-0.18 dB) and mild ghosting (-0.13 dB) on the breast and
-  mild CT blur (-0.07 dB). A clean MR volume comes back at 62.7 dB, a clean CT volume
-  at 72.1 dB. The target "at least 1 dB over the best classical method per type, and
-  never worse than the input" is **not met**; see the model card.
+  mild spike (-0.60 dB) and mild bias field (-0.10 dB) on the brain, mild ghosting
+  (-0.05 dB) on the breast and mild CT blur (-0.25 dB). A clean MR volume comes back at
+  67.6 dB, a clean CT volume at 69.5 dB. The target "at least 1 dB over the best
+  classical method per type, and never worse than the input" is **not met**; see the
+  model card.
+- **What the PSNR loss changed** (session 8, against the previous files on the same
+  cases). L1 over the batch is dominated by the noisy samples; a per-sample log-MSE
+  weights every sample's error alike (docs/architecture.md).
+  - MR, mean over single types: +0.48 -> +0.68 dB. Noise +2.06 -> +3.20, spike
+    +1.86 -> +2.20, mixtures +1.42 -> +2.00, clean 62.7 -> 67.6 dB, worst case
+    -1.19 -> -0.60 dB.
+  - CT, mean over single types: +0.83 -> +1.67 dB. Low dose +1.41 -> +3.35, ring
+    +0.32 -> +1.06, sparse view +1.61 -> +2.37, mixtures +1.14 -> +2.51. Blur lost:
+    -0.03 -> -0.10 dB. The new calibration trusts the CT change on blur (gain 1.0 on
+    the head and spine), but on this chest it does not help. Clean CT went
+    72.1 -> 69.5 dB.
+  - The report: CT top-1 79 -> 96 %, with clean CT now reported clean (0 -> 2 of 2);
+    MR 74 -> 76 % (ghosting 2 -> 4 of 12).
 - **What the session-7 MR model changed** (augmented second fine-tuning and head refit,
   against the session-6 file on the same cases): the report improved (single top-1
   65 -> 74 %, motion named in 5 of 12 cases, clean still clean), and the restoration
@@ -98,16 +114,16 @@ FINDINGS = """\
   2026-11-27 00:27 rows): MR bias field -1.84 -> -0.04 dB, ghosting -0.24 -> -0.02,
   CT blur -0.11 -> -0.03, clean MR 46.6 -> 67.5 dB, clean CT 58.7 -> 72.1 dB; MR noise
   +2.15 -> +1.98, spike +2.53 -> +2.33, CT low dose +2.10 -> +1.41 and ring
-  +1.02 -> +0.32 dB. The CT losses come from calibrating on the only unseen CT volumes
-  in the cache, a head and a spine crop, where the correction helps less than on this
+  +1.02 -> +0.32 dB. The CT losses came from calibrating on the only unseen CT volumes
+  in the cache, a head and a spine crop, where the correction helped less than on this
   chest (model card). Mean over single types: MR +0.32 -> +0.54 dB, CT +1.16 ->
   +0.83 dB.
-- **DCPT pre-training against none, same total steps** (CT 1476, MR 7245): -0.09 dB (CT
-  single types), +0.06 dB (MR single types), -0.18 / -0.29 dB on the mixtures. The
-  no-pre-training MR model's change helps mild Rician noise on unseen volumes (gain
-  0.85 against 0.09), so it keeps more of its noise gain (+2.47 against +1.98 dB).
-  Pre-training does not pay back the steps it takes from fine-tuning at this budget.
-- **BM4D is 38x (MR) and 46x (CT) slower** than napari-dcpt in CPU time on the same
+- **DCPT pre-training against none, same total steps** (session 5 files; CT 1476, MR
+  7245): -0.09 dB (CT single types), +0.06 dB (MR single types), -0.18 / -0.29 dB on the
+  mixtures. Pre-training did not pay back the steps it takes from fine-tuning at that
+  budget. The table above compares the shipped files, which had more steps, with the
+  same ablations (unequal budgets).
+- **BM4D is 60x (MR) and 48x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
@@ -117,13 +133,14 @@ FINDINGS = """\
   tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
-  single-type top-1 accuracy is 79 % for CT (no pre-training: 83 %) and 56 % for MR
-  (no pre-training: 60 %). The bar is 90 %. CT sparse view and blur are always right;
-  CT ring is a third confused with blur, CT low dose half with sparse view. MR noise and
-  spike are always right; for MR motion, ghosting, bias field and undersampling the
-  top guess follows the volume (brain: bias field, breast: undersampling or ghosting),
-  not the artefact. CT clean volumes are reported as degraded (0 of 2 right), MR clean
-  volumes as clean (4 of 4). No mixture is recovered exactly.
+  single-type top-1 accuracy is 96 % for CT (no pre-training: 83 %) and 76 % for MR
+  (no pre-training: 60 %). The bar is 90 %: CT meets it, MR does not. CT sparse view,
+  blur and ring are always right, and one CT low dose case is called sparse view. MR
+  noise, spike, blur and Gibbs are always right, undersampling 10 of 12. Motion (5 of
+  12), ghosting (4 of 12) and bias field (6 of 12) are mostly confused with one another
+  and with undersampling.
+  Clean volumes are reported clean (CT 2 of 2, MR 4 of 4). Few mixtures are recovered
+  exactly (CT 7 %, MR 7 %).
 - **N4** lowers PSNR on average (-4.4 dB): a mild field (ratio 1.1-1.25) is below N4's
   own error. **dipy's Rician NLM**, tuned on a 1 mm volume, over-smooths the thicker
   held-out volumes (-1.9 dB).

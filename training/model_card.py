@@ -21,6 +21,63 @@ import numpy as np
 
 # Hand-written observations (dated); every number below them is generated from the runs.
 NOTES = """\
+### Session 8 (2026-11-27): fine-tuning with a per-sample PSNR loss
+
+- **What changed.** Until now every fine-tuning minimised L1 over the batch. Its
+  gradient is dominated by the samples with the largest errors (noise, spike), so the
+  types with small errors (bias field, ghosting, Gibbs) were never weighed: 6000 more L1
+  steps in session 7 moved the patch table's mean gain over single-type rows by
+  -0.01 dB. `finetune.restoration_loss: psnr` (`training.engine.psnr_loss`) minimises
+  the mean over samples of `log10(MSE_i + 1e-4)`: every sample's error counts on a log
+  scale, floored at 40 dB.
+- **MR: 4000 more fine-tuning steps with it** from the session-7 file
+  (`training/configs/mr_psnr.yaml`; augmentation on, peak LR 5e-4, 40 min on the 2-core
+  CPU with 1 thread, 1.67 steps/s), then the same augmented head refit (2000 steps,
+  23 min, sharing the CPU) and calibration. Patch table against the session-7 file:
+  - the mean gain over single-type rows went +0.27 -> +0.76 dB;
+  - clean patches went 45.0 -> 53.1 dB;
+  - rows at or below their input went 17 -> 8 of 24. The worst was mild bias field,
+    -5.2 -> -1.7 dB;
+  - Rician noise gained 0.6 to 1.1 dB per severity, spike 0.4 to 0.6 dB, and motion
+    is now above its input at every severity (+0.1 to +0.2 dB).
+- **Whole held-out volumes** (`python -m benchmarks quality` / `classify`):
+  - the mean gain over single types went +0.48 -> +0.68 dB: noise +2.06 -> +3.20, spike
+    +1.86 -> +2.20;
+  - mixtures went +1.42 -> +2.00 dB, and clean volumes come back at 67.6 dB (was 62.7);
+  - the worst case went -1.19 -> -0.60 dB (mild spike on the brain);
+  - the report went 74 -> 76 % top-1 (ghosting 2 -> 4 of 12), and clean is still clean.
+- **Calibration moved** (table below): mild noise and mild spike 0.61 -> 1.0, bias field
+  0 / 0.08 / 0.26 -> 0.29 / 0.25 / 1.0. Ghosting 0.11-0.31 -> 0, and severe
+  undersampling 1.0 -> 0. The network's change on a clean slice went 0.72 % -> 0.27 %
+  of the 99.5th percentile (rms).
+- **Still not learned: blur, Gibbs ringing, ghosting, undersampling** (patch rows within
+  +-0.05 dB of the input). MR blur is k-space truncation plus slice thickness: the
+  detail is gone rather than smeared, and a single-slice 2-D network cannot see the
+  through-plane part. The validation curve is not flat by the bar: the loss change
+  lifted it by 0.24 dB within 500 steps, after which it stayed within 29.42-29.55 dB.
+- **CT: 2000 more fine-tuning steps with it** from the session-5 file
+  (`training/configs/ct_psnr.yaml`: batch 16 of 8 patches per slice, peak LR 5e-4, no
+  augmentation, so the loss is the only change; 28 min on the 2-core CPU with 1 thread,
+  1.18 steps/s, 39 % of it waiting for the sinogram simulation), then calibration. The
+  CT head had no whole-slice refit; the fine-tuning trains it on patches.
+  - Patch table: the mean gain over single-type rows went +0.96 -> +1.43 dB, mild low
+    dose -0.05 -> +0.69 dB, and top-1 73 -> 81 %. Clean patches stayed at 47 dB. Blur
+    (-0.8 to -0.1 dB) and mild ring (-3.0 dB) are unchanged: those inputs are above
+    the 47 dB the network returns on a clean patch, and the loss's 40 dB floor gives
+    no push there.
+  - Whole held-out slab: the mean gain over single types went +0.83 -> +1.67 dB. Low
+    dose went +1.41 -> +3.35, ring +0.32 -> +1.06, sparse view +1.61 -> +2.37 and
+    mixtures +1.14 -> +2.51. Blur went -0.03 -> -0.10 dB, because the new calibration
+    trusts the blur change (1.0 on the head and spine) and it does not help on the
+    chest. Clean CT comes back at 69.5 dB (was 72.1).
+  - The report went 79 -> 96 % top-1, and clean CT is now reported clean (0 -> 2 of 2).
+    The strict-xfail test for severe low dose passed and was promoted to a plain test.
+  - The validation curve rose 38.38 -> 38.77 dB and was still rising (+0.06 dB over its
+    last 250 steps). Longer runs would likely help.
+- **No same-budget L1 control was run.** The evidence that the loss, not the steps,
+  made the difference is the two earlier L1 continuations: session 4 (5745 steps,
+  +0.06 dB mean) and session 7 (6000 steps, -0.01 dB).
+
 ### Session 7 (2026-11-27): the MR file is an augmented second fine-tuning
 
 - **What changed.** Training slices can now be augmented (`data.augment`; docs/
@@ -494,6 +551,10 @@ def main() -> None:
         "    --pretrain-steps 400 --workers 5 --batch-size 32 --patches-per-slice 8 --margin 0.7",
         "python -m training export runs/gpu/mr_ft/last.pt src/napari_dcpt/weights/mr.safetensors",
         "python -m training export runs/gpu/ct_ft/last.pt src/napari_dcpt/weights/ct.safetensors",
+        "# CT, 2-core CPU, 1 thread (session 8): fine-tuning with the PSNR loss",
+        "python -m training finetune --config training/configs/ct_psnr.yaml --run-dir runs/gpu/ct_psnr \\",
+        "    --init src/napari_dcpt/weights/ct.safetensors --threads 1",
+        "python -m training export runs/gpu/ct_psnr/last.pt src/napari_dcpt/weights/ct.safetensors",
         "W=src/napari_dcpt/weights; D=~/.cache/napari-dcpt/data",
         "# MR, 2-core CPU, 1 thread: session 6 head refit, session 7 augmented fine-tuning,",
         "# session 8 fine-tuning with the PSNR loss; each followed by a head refit",
@@ -513,7 +574,7 @@ def main() -> None:
         "python -m training head --config training/configs/mr_head.yaml --run-dir runs/gpu/mr_head \\",
         "    --init runs/gpu/mr_psnr.safetensors --threads 1",
         "python -m training export runs/gpu/mr_head/last.pt $W/mr.safetensors",
-        "# calibration (MR: session 8; CT: session 5)",
+        "# calibration (session 8)",
         "python -m training calibrate $W/mr.safetensors $W/mr.safetensors --repeats 3 \\",
         "    --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "python -m training calibrate $W/ct.safetensors $W/ct.safetensors --repeats 8 \\",
@@ -522,6 +583,7 @@ def main() -> None:
         "python -m training evaluate --checkpoint runs/gpu/mr_ft/last.pt --out runs/gpu/mr_ft/eval --samples 16",
         "python -m training evaluate --checkpoint runs/gpu/mr_cont/last.pt --out runs/gpu/mr_cont/eval --samples 16",
         "python -m training evaluate --checkpoint runs/gpu/mr_psnr/last.pt --out runs/gpu/mr_psnr/eval --samples 16",
+        "python -m training evaluate --checkpoint runs/gpu/ct_psnr/last.pt --out runs/gpu/ct_psnr/eval --samples 16",
         "python -m training evaluate --checkpoint src/napari_dcpt/weights/mr.safetensors \\",
         "    --config training/configs/mr_h100.yaml --out runs/gpu/mr_head/eval --samples 16",
         "python -m training.model_card --runs runs/gpu",
@@ -536,7 +598,8 @@ def main() -> None:
         "are safetensors with the network config and vocabulary embedded.",
         "",
         "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU; MR 1.7 more hours on a 2-core CPU), "
+        "device. Limits: trained for minutes (8 on one GPU; then MR 1.7 and CT 0.5 more hours "
+        "on a 2-core CPU), "
         "not days, on a handful of public "
         "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
         "",
