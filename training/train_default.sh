@@ -5,7 +5,8 @@
 # (they change only the head those fine-tunings start from); weights/MODEL_CARD.md lists
 # that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
-# fine-tuning -> a third with the PSNR loss -> classifier head refit on whole slices) -> calibration on volumes
+# fine-tuning -> a third with the PSNR loss -> classifier head refit on whole slices;
+# CT: -> a second with the PSNR loss) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt.
@@ -35,6 +36,10 @@ if [ "$mod" = mr ]; then
   t $py -m training export "$root/mr_psnr/last.pt" "$root/mr.safetensors"
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
+else
+  # CT: a second fine-tuning with the per-sample PSNR loss
+  t $py -m training finetune --config training/configs/ct_psnr.yaml --run-dir "$root/ct_psnr" --init "$root/ct.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/ct_psnr/last.pt" "$root/ct.safetensors"
 fi
 t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
