@@ -91,11 +91,12 @@ NOTES = """\
   and the file was calibrated again.
 - **Validation curve** (same 32 held-out samples as every MR run): 29.15 dB at the end
   of the first fine-tuning, 29.02 at step 1000 of the second (its warm-up), 29.21 at its
-  end. That is +0.06 dB over a doubling of the fine-tuning steps, so the curve is flat by
-  the issue's bar (generated line below). Caveat: session 4's continuation without
+  end. That is +0.06 dB over a doubling of the fine-tuning steps, so the curve was flat by
+  the issue's bar (until session 8's loss change lifted it again). Caveat: session 4's continuation without
   augmentation (GPU, 5745 steps) gained 0.23 dB over its doubling, so the augmented
   objective is flat, but the plain one was not.
-- **Calibration on the two unseen templates moved** (table below, against session 5).
+- **Calibration on the two unseen templates moved** (the session-7 table, against
+  session 5; session 8's is below).
   Mild Rician noise went 0.09 -> 0.61. Ghosting went 0 -> 0.11 / 0.29 / 0.31. Bias field
   went 0 -> 0 / 0.08 / 0.26, and severe undersampling 0 -> 1.0. Mild spike went
   0.70 -> 0.61. Before augmentation, the network's change helped on these types only on
@@ -110,7 +111,7 @@ NOTES = """\
     +4.6 dB), Rician noise +2.12 -> +2.06. Structured types stay within +-0.1 dB (bias
     field -0.03 -> -0.08, ghosting -0.02 -> -0.05). Clean inputs come back at 62.7 dB
     (was 71.8).
-  - The patch table below barely moved (mean gain over single-type rows +0.28 ->
+  - The patch table barely moved (mean gain over single-type rows +0.28 ->
     +0.27 dB), so the network did not learn blur, motion or bias field at this size and
     budget with augmentation either.
 - **Not shipped:** a head refit with augmentation on the session-6 backbone, with the
@@ -134,8 +135,8 @@ NOTES = """\
     field -7.4 -> -5.4 dB, mild ghosting -2.2 -> -0.7 dB.
   - CT: top-1 69 -> 73 %; clean 45.9 -> 47.3 dB. Moderate ring is now restored
     (-0.46 -> +0.28 dB), and mild low dose is nearly neutral (-0.39 -> -0.05 dB).
-- **The CT curve is flat by the issue's bar; the MR curve is not** (the line under
-  each table). MR still gains from more steps.
+- **The CT curve was flat by the issue's bar; the MR curve was not** (at session 3).
+  MR still gained from more steps.
 - **A second MR fine-tuning cycle was tried and not shipped** (session 4, 3 minutes on
   a lent H200, 37 steps/s): 5745 more steps from the shipped weights, peak LR 5e-4,
   the same data and validation samples (`python -m training finetune --init
