@@ -211,6 +211,8 @@ class _Stop:
             signal.signal(sig, old)
 
 
+# the keys of `_losses` written to metrics.jsonl and TensorBoard, when present
+LOGGED_LOSSES = ("loss", "l1", "psnr", "focal", "severity")
 PSNR_LOSS_FLOOR = 1e-4  # MSE of 40 dB (data range 1), the do-no-harm bar of a clean input
 
 
@@ -598,14 +600,14 @@ def train(
             wait += t1 - t0
             busy += t2 - t0
             if dist.main:
-                for k in ("loss", "l1", "psnr", "focal", "severity"):
+                for k in LOGGED_LOSSES:
                     if k in losses:  # mean training losses since the last validation
                         window[k] = window.get(k, 0.0) + float(losses[k].item())
                 window_n += 1
                 bar.update(1)
                 if step % 10 == 0 or step == total:
                     bar.set_postfix(loss=f"{losses['loss'].item():.4f}", wait=f"{wait / busy:.0%}")
-                    for k in ("loss", "l1", "psnr", "focal", "severity"):
+                    for k in LOGGED_LOSSES:
                         if k in losses:
                             writer.add_scalar(f"{stage}/{k}", losses[k].item(), step)
                     writer.add_scalar(f"{stage}/data_wait_share", wait / busy, step)

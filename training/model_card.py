@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 # Hand-written observations (dated); every number below them is generated from the runs.
 NOTES = """\
@@ -263,12 +264,12 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     pre = _jsonl(runs / f"{mod}_pre/metrics.jsonl")
     if pre:
         offset = max(m["step"] for m in pre)
-    ft = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
-    series = [("pre-training", pre, "-", 0), ("fine-tuning", ft, "-", offset)]
-    off = offset + (max(m["step"] for m in ft) if ft else 0)
-    for name, ms in continuations(runs, mod):
-        series.append((f"fine-tuning continued ({name})", ms, "-", off))
-        off += ms[-1]["step"]
+    tuned = dict(fine_tuning_runs(runs, mod))
+    ft = tuned.get(f"{mod}_ft", [])
+    series = [("pre-training", pre, "-", 0)]
+    for name, ms in tuned.items():
+        label = "fine-tuning" if name == f"{mod}_ft" else f"fine-tuning continued ({name})"
+        series.append((label, ms, "-", offset))
     series.append(
         ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0)
     )
@@ -314,17 +315,22 @@ def _table(ev: dict[str, Any], abl: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def fine_tuning_curve(runs: Path, mod: str) -> list[dict[str, Any]]:
-    """Validation of fine-tuning, with the continuation runs (`CONTINUATIONS`) appended.
+def fine_tuning_runs(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The first fine-tuning and its continuations (`CONTINUATIONS`) that are present,
+    each continuation's steps counted on from the previous run's last step."""
+    ft = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
+    out = [(f"{mod}_ft", ft)] if ft else []
+    last = ft[-1]["step"] if ft else 0
+    for name, ms in continuations(runs, mod):
+        out.append((name, [{**m, "step": m["step"] + last} for m in ms]))
+        last = out[-1][1][-1]["step"]
+    return out
 
-    Each continuation's steps are counted on from the previous run's last step, so the
-    flatness bar reads the whole fine-tuning, not the last run alone.
-    """
-    curve = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
-    for _, ms in continuations(runs, mod):
-        last = curve[-1]["step"] if curve else 0
-        curve += [{**m, "step": m["step"] + last} for m in ms]
-    return curve
+
+def fine_tuning_curve(runs: Path, mod: str) -> list[dict[str, Any]]:
+    """Validation of the whole fine-tuning (`fine_tuning_runs`, concatenated), so that
+    the flatness bar reads all of it, not the last run alone."""
+    return [m for _, ms in fine_tuning_runs(runs, mod) for m in ms]
 
 
 def flatness(ms: list[dict[str, Any]]) -> tuple[int, int, float] | None:
@@ -397,8 +403,6 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         lines += _calibration(weights)
     cfg_text = runs / f"{mod}_ft/config.yaml"
     if cfg_text.is_file():
-        import yaml
-
         c = yaml.safe_load(cfg_text.read_text())
         d = c["data"]
         lines += [
@@ -414,8 +418,6 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         loss = "L1"
         cfg_file = runs / name / "config.yaml"
         if cfg_file.is_file():
-            import yaml
-
             loss = yaml.safe_load(cfg_file.read_text())["finetune"].get("restoration_loss", "l1")
         lines += [
             f"- fine-tuning continued (`{name}`, `python -m training finetune` from the previous "
@@ -426,8 +428,6 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
     head_cfg = runs / f"{mod}_head/config.yaml"
     head_runs = _jsonl(runs / f"{mod}_head/metrics.jsonl")
     if head_cfg.is_file() and head_runs:
-        import yaml
-
         h = yaml.safe_load(head_cfg.read_text())["head"]
         rate = head_runs[-1].get("steps_per_s") or 0.0
         lines += [
