@@ -213,21 +213,22 @@ class _Stop:
 
 # the keys of `_losses` written to metrics.jsonl and TensorBoard, when present
 LOGGED_LOSSES = ("loss", "l1", "psnr", "focal", "severity")
-PSNR_LOSS_FLOOR = 1e-4  # MSE of 40 dB (data range 1), the do-no-harm bar of a clean input
 
 
-def psnr_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over samples of ``log10(MSE_i + 1e-4)``: minus a tenth of the mean PSNR.
+def psnr_loss(restored: torch.Tensor, target: torch.Tensor, floor_db: float = 40.0) -> torch.Tensor:
+    """Mean over samples of ``log10(MSE_i + 10**(-floor_db/10))``: minus a tenth of the mean PSNR.
 
     An L1 (or MSE) over the batch is dominated by the samples with large errors (noise,
     spike), so types whose errors are small in absolute terms (blur, Gibbs ringing, bias
     field) barely move the network; on a log scale a 0.1 dB gain counts the same on
-    every sample (the PSNR loss of NAFNet, Chen et al. 2022). The floor stops a
-    clean sample that already comes back above 40 dB from dominating the batch. MONAI
-    has no per-sample PSNR loss, hence these lines.
+    every sample (the PSNR loss of NAFNet, Chen et al. 2022). The floor (the default
+    40 dB is the do-no-harm bar of a clean input) stops a clean sample that already
+    comes back above it from dominating the batch; it also stops pushing inputs that
+    are already near it (a mild ring or bias field). MONAI has no per-sample PSNR
+    loss, hence these lines.
     """
     mse = (restored.float() - target.float()).square().flatten(1).mean(1)
-    return torch.log10(mse + PSNR_LOSS_FLOOR).mean()
+    return torch.log10(mse + 10.0 ** (-floor_db / 10.0)).mean()
 
 
 def _losses(
@@ -254,7 +255,7 @@ def _losses(
     out = {"l1": F.l1_loss(restored, target), "focal": focal(logits, batch["label"])}
     rest = out["l1"]
     if sc.restoration_loss == "psnr":
-        out["psnr"] = rest = psnr_loss(restored, target)
+        out["psnr"] = rest = psnr_loss(restored, target, sc.psnr_floor_db)
     # the head refit trains the classifier alone: the frozen backbone's loss is reported
     total = (0.0 if stage == "head" else rest) + sc.cls_weight * out["focal"]
     if sev is not None:

@@ -219,8 +219,17 @@ class StageConfig(_Strict):
         "l1",
         description=(
             "Restoration loss: 'l1' (mean absolute error over the batch) or 'psnr' (mean over"
-            " samples of log10 of each sample's MSE, floored at 40 dB), which weights every"
+            " samples of log10 of each sample's MSE plus a floor), which weights every"
             " sample by its own error so that noisy samples do not drown the subtle types."
+        ),
+    )
+    psnr_floor_db: float = Field(
+        40.0,
+        ge=20.0,
+        le=80.0,
+        description=(
+            "PSNR (dB, data range 1) at which the 'psnr' loss stops pushing a sample: its"
+            " MSE is floored at 10**(-floor/10). Higher keeps pushing near-clean inputs."
         ),
     )
     cls_weight: float = Field(

@@ -470,13 +470,13 @@ def test_warmup_ema_follows_early_steps_then_reaches_the_full_decay() -> None:
 
 
 def test_psnr_loss_is_minus_a_tenth_of_the_mean_psnr_and_weights_samples_by_their_error() -> None:
-    from training.engine import PSNR_LOSS_FLOOR, psnr_loss
+    from training.engine import psnr_loss
 
     target = torch.zeros(2, 1, 8, 8)
     restored = target.clone()
     restored[0] += 0.1  # 20 dB
     restored[1] += 0.01  # 40 dB
-    expected = np.mean([np.log10(1e-2 + PSNR_LOSS_FLOOR), np.log10(1e-4 + PSNR_LOSS_FLOOR)])
+    expected = np.mean([np.log10(1e-2 + 1e-4), np.log10(1e-4 + 1e-4)])
     restored.requires_grad_(True)
     loss = psnr_loss(restored, target)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
@@ -484,6 +484,21 @@ def test_psnr_loss_is_minus_a_tenth_of_the_mean_psnr_and_weights_samples_by_thei
     # on a log scale the small error pulls harder per pixel than the large one
     g = restored.grad.abs().flatten(1).mean(1)
     assert g[1] > 4 * g[0]
+
+
+def test_a_higher_psnr_floor_keeps_pushing_a_near_clean_sample() -> None:
+    from training.engine import psnr_loss
+
+    target = torch.zeros(1, 1, 8, 8)
+    near_clean = (target + 0.01).requires_grad_(True)  # 40 dB: at the default floor
+    psnr_loss(near_clean, target).backward()
+    at_40 = near_clean.grad.abs().mean().item()
+    near_clean.grad = None
+    loss = psnr_loss(near_clean, target, floor_db=50.0)
+    assert loss.item() == pytest.approx(np.log10(1e-4 + 1e-5), rel=1e-5)
+    loss.backward()
+    # d/dmse log10(mse + floor) = 1 / (ln10 (mse + floor)): 2e-4 -> 1.1e-4
+    assert near_clean.grad.abs().mean().item() == pytest.approx(at_40 * 2e-4 / 1.1e-4, rel=1e-4)
 
 
 def test_loaded_volumes_are_cached_not_reread(
