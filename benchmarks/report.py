@@ -177,6 +177,7 @@ def build() -> str:
         "`benchmarks/results/`):",
         "",
         "```",
+        "pip install -c constraints.txt -e \".[bench]\"   # the classical methods' libraries",
         "python -m benchmarks tune       # once: grid search of the classical methods",
         "python -m benchmarks quality    # --quick: mild/severe only, fewer methods",
         "python -m benchmarks classify",

@@ -5,11 +5,13 @@
 # (they change only the head those fine-tunings start from); weights/MODEL_CARD.md lists
 # that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
-# fine-tuning -> a third with the PSNR loss -> classifier head refit on whole slices;
-# CT: -> a second with the PSNR loss) -> calibration on volumes
+# fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB ->
+# classifier head refit on whole slices; CT: -> a second with the PSNR loss -> a third
+# with its floor at 50 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
-# split. Wall times go to RUN_ROOT/<mod>_times.txt.
+# split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
+# (config, metrics, eval) are what training/records keeps for the model card.
 set -euo pipefail
 mod=$1; root=${2:-runs}; threads=${3:-1}
 cfg=training/configs/$mod.yaml
@@ -29,17 +31,22 @@ t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss, then the classifier's whole-slice k-space refit with the backbone frozen
+  # loss (then floored at 50 dB), then the classifier's whole-slice k-space refit with the
+  # backbone frozen
   t $py -m training finetune --config training/configs/mr_cont.yaml --run-dir "$root/mr_cont" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_cont/last.pt" "$root/mr.safetensors"
   t $py -m training finetune --config training/configs/mr_psnr.yaml --run-dir "$root/mr_psnr" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_psnr/last.pt" "$root/mr.safetensors"
+  t $py -m training finetune --config training/configs/mr_floor.yaml --run-dir "$root/mr_floor" --init "$root/mr.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/mr_floor/last.pt" "$root/mr.safetensors"
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
-  # CT: a second fine-tuning with the per-sample PSNR loss
+  # CT: a second fine-tuning with the per-sample PSNR loss, a third with its floor at 50 dB
   t $py -m training finetune --config training/configs/ct_psnr.yaml --run-dir "$root/ct_psnr" --init "$root/ct.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/ct_psnr/last.pt" "$root/ct.safetensors"
+  t $py -m training finetune --config training/configs/ct_floor.yaml --run-dir "$root/ct_floor" --init "$root/ct.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/ct_floor/last.pt" "$root/ct.safetensors"
 fi
 t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16

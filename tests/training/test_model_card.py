@@ -35,3 +35,36 @@ def test_continued_fine_tunings_are_counted_on_from_the_previous_runs_last_step(
     start, end, gain = flatness(curve)  # the doubling reaches back into the first continuation
     assert (start, end) == (1600, 3200) and abs(gain - 0.4) < 1e-9
     assert [m["step"] for m in fine_tuning_curve(tmp_path, "ct")] == []
+
+
+def test_flatness_is_not_measured_across_a_gap_in_the_records():
+    # points at 900 and 1000 only: 900 is not half of 1000, so no doubling can be read
+    ms = [{"step": 900, "psnr_restored": 30.0}, {"step": 1000, "psnr_restored": 30.01}]
+    assert flatness(ms) is None
+
+
+def test_a_run_whose_metrics_were_lost_still_counts_its_configured_steps(tmp_path):
+    import json
+
+    import yaml
+
+    from training.model_card import fine_tuning_curve
+
+    for run, steps, rows in (
+        ("mr_ft", 1000, ()),  # config kept, metrics lost
+        ("mr_cont", 600, ()),
+        ("mr_floor", 400, ((200, 29.5), (400, 29.6))),
+    ):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": steps}}))
+        if rows:
+            (tmp_path / run / "metrics.jsonl").write_text(
+                "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
+            )
+
+    curve = fine_tuning_curve(tmp_path, "mr")
+
+    assert [m["step"] for m in curve] == [1800, 2000]
+    assert flatness(curve) is None  # nothing near step 1000 survives
+    (tmp_path / "mr_ft" / "config.yaml").unlink()  # the first run's length unknown: no offsets
+    assert fine_tuning_curve(tmp_path, "mr") == []
