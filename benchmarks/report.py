@@ -53,21 +53,21 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 12:45 UTC): measured with the shipped default models.** Both
+**Status (2026-11-27, 13:35 UTC): measured with the shipped default models.** Both
 started from 8 minutes on a lent H100 (commit 701fcba: CT 400 DCPT pre-training + 1076
 fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). On the 2-core CPU they
 were then fine-tuned further. MR: 6000 augmented steps (session 7), then 4000 with the
 per-sample PSNR loss (session 8), then 2000 with that loss floored at 50 dB instead of
 40 (session 9), each followed by a whole-slice head refit with the k-space branch. CT:
 2000 steps of batch 16 with the PSNR loss (session 8), then 2000 with its floor at 50 dB
-(session 9). Both were calibrated again after their last step.
+and 2000 at 60 dB (session 9). Both were calibrated again after their last step.
 Restoration uses the default strength: `1 - p(clean)` times the chance that a type the
 network can fix is present, from the calibration table embedded in each weights file
 (docs/architecture.md). The no-pre-training ablation weights (the same total steps from
 random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
 They have not had the later CPU steps, so "pre-training minus none" now compares
-unequal budgets (MR 7245 against 19245 fine-tuning steps, CT 1476 against 5476 of a
+unequal budgets (MR 7245 against 19245 fine-tuning steps, CT 1476 against 7476 of a
 smaller batch) and measures the later steps more than pre-training.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
@@ -79,23 +79,25 @@ gain came out as before (`--recompute` redoes them).
 
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT sparse-view streaks
-  (+2.63 dB against +1.07 for TV), CT ring artefacts (+1.88 against +0.14) and MR spike
+  (+2.61 dB against +1.07 for TV), CT ring artefacts (+2.23 against +0.14) and MR spike
   (+2.70 against +0.18). On CT low dose it is level with NLM told the true noise level
-  (+5.25 against +5.41 dB), and ahead of it on the CT mixtures.
+  (+5.32 against +5.41 dB), and ahead of it on two of the three CT mixtures.
 - **Where it loses:** MR Rician noise: +3.34 dB against +5.78 dB for BM4D told the true
   noise level. On CT blur, Wiener and Richardson-Lucy with the true PSF gain about
-  10 dB; the network barely deblurs (+0.15 dB). On MR bias field, ghosting, Gibbs,
+  10 dB; the network barely deblurs (+0.18 dB). On MR bias field, ghosting, Gibbs,
   motion, undersampling and blur it changes almost nothing (-0.01 to +0.03 dB): the
   calibration table says its change barely helps there, so doing nothing stays the
   best method. No case is worse than its input by more than 0.02 dB (mild ghosting on
-  the breast). A clean MR volume comes back at 78.7 dB, a clean CT volume at 74.6 dB.
+  the breast). A clean MR volume comes back at 78.7 dB, a clean CT volume at 76.7 dB.
   The target "at least 1 dB over the best classical method per type, and never worse
   than the input" is **not met**; see the model card.
-- **What the 50 dB floor changed** (session 9, against the session-8 files on the same
+- **What the higher floor changed** (session 9, against the session-8 files on the same
   cases). The 40 dB floor stopped pushing inputs already near it (docs/architecture.md).
-  - CT, mean over single types: +1.67 -> +2.48 dB. Low dose +3.35 -> +5.25, ring
-    +1.06 -> +1.88, sparse view +2.37 -> +2.63, and blur -0.10 -> +0.15 (no CT type is
-    below its input any more). Mixtures +2.51 -> +3.96, clean 69.5 -> 74.6 dB.
+  - CT (50 dB, then 60 dB), mean over single types: +1.67 -> +2.59 dB. Low dose
+    +3.35 -> +5.32, ring +1.06 -> +2.23, sparse view +2.37 -> +2.61, and blur -0.10 ->
+    +0.18 (no CT type is below its input any more). Mixtures +2.51 -> +4.12, clean
+    69.5 -> 76.7 dB. The 50 dB step alone gave +2.48 dB; the 60 dB step helped every
+    case but mild sparse view (+3.51 -> +3.18 dB).
   - MR, mean over single types: +0.68 -> +0.76 dB. Spike +2.20 -> +2.70 (mild spike on
     the brain -0.60 -> +0.02 dB), noise +3.20 -> +3.34, mixtures +2.00 -> +2.07, clean
     67.6 -> 78.7 dB. The worst case went -0.60 -> -0.02 dB.
@@ -133,9 +135,9 @@ FINDINGS = """\
   mixtures. Pre-training did not pay back the steps it takes from fine-tuning at that
   budget. The table above compares the shipped files, which had more steps, with the
   same ablations (unequal budgets).
-- **BM4D is 19x (MR) and 57x (CT) slower** than napari-dcpt in CPU time on the same
-  cases (target: 10x). The MR run used 2 torch threads, which roughly doubles
-  napari-dcpt's CPU seconds; with 1 thread (session 8) the MR ratio was 60x. On the 16x128x128 speed volume the ratio is 40x (34.5 against
+- **BM4D is 19x (MR) and 30x (CT) slower** than napari-dcpt in CPU time on the same
+  cases (target: 10x). Both runs used 2 torch threads, which roughly doubles
+  napari-dcpt's CPU seconds; with 1 thread (session 8) the ratios were 60x and 48x. On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
   wall time including the 12-slice classification): MR 256x256x128 in 8.4 s (target

@@ -7,7 +7,7 @@
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
 # fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB ->
 # classifier head refit on whole slices; CT: -> a second with the PSNR loss -> a third
-# with its floor at 50 dB) -> calibration on volumes
+# and a fourth with its floor at 50, then 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
@@ -42,11 +42,14 @@ if [ "$mod" = mr ]; then
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
-  # CT: a second fine-tuning with the per-sample PSNR loss, a third with its floor at 50 dB
+  # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
+  # floor at 50 and then 60 dB
   t $py -m training finetune --config training/configs/ct_psnr.yaml --run-dir "$root/ct_psnr" --init "$root/ct.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/ct_psnr/last.pt" "$root/ct.safetensors"
   t $py -m training finetune --config training/configs/ct_floor.yaml --run-dir "$root/ct_floor" --init "$root/ct.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/ct_floor/last.pt" "$root/ct.safetensors"
+  t $py -m training finetune --config training/configs/ct_floor60.yaml --run-dir "$root/ct_floor60" --init "$root/ct.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/ct_floor60/last.pt" "$root/ct.safetensors"
 fi
 t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
