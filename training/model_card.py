@@ -483,9 +483,8 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             f"- vocabulary: {', '.join(vocab)}",
         ]
         lines += _calibration(weights)
-    cfg_text = runs / f"{mod}_ft/config.yaml"
-    if cfg_text.is_file():
-        c = yaml.safe_load(cfg_text.read_text())
+    c = _run_config(runs, f"{mod}_ft")
+    if c is not None:
         d = c["data"]
         lines += [
             f"- data root `{d['root']}`: train {d.get('train_files')}, validation "
@@ -508,10 +507,10 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         ]
     if cont:
         lines += ["- the ablation matches the first fine-tuning's budget only"]
-    head_cfg = runs / f"{mod}_head/config.yaml"
+    head_cfg = _run_config(runs, f"{mod}_head")
     head_runs = _jsonl(runs / f"{mod}_head/metrics.jsonl")
-    if head_cfg.is_file() and head_runs:
-        h = yaml.safe_load(head_cfg.read_text())["head"]
+    if head_cfg is not None and head_runs:
+        h = head_cfg["head"]
         rate = head_runs[-1].get("steps_per_s") or 0.0
         lines += [
             f"- classifier head refit (`python -m training head`): {head_runs[-1]['step']} "

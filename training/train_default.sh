@@ -29,27 +29,22 @@ fi
 t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --threads "$threads" --resume
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
+# each further fine-tuning starts from the previous export: training/configs/<run>.yaml
+cont() {
+  t $py -m training finetune --config "training/configs/$1.yaml" --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/$1/last.pt" "$root/${mod}.safetensors"
+}
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss (then floored at 50 dB), then the classifier's whole-slice k-space refit with the
-  # backbone frozen
-  t $py -m training finetune --config training/configs/mr_cont.yaml --run-dir "$root/mr_cont" --init "$root/mr.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/mr_cont/last.pt" "$root/mr.safetensors"
-  t $py -m training finetune --config training/configs/mr_psnr.yaml --run-dir "$root/mr_psnr" --init "$root/mr.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/mr_psnr/last.pt" "$root/mr.safetensors"
-  t $py -m training finetune --config training/configs/mr_floor.yaml --run-dir "$root/mr_floor" --init "$root/mr.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/mr_floor/last.pt" "$root/mr.safetensors"
+  # loss, a fourth with it floored at 50 dB, then the classifier's whole-slice k-space
+  # refit with the backbone frozen
+  for run in mr_cont mr_psnr mr_floor; do cont $run; done
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
   # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
   # floor at 50 and then 60 dB
-  t $py -m training finetune --config training/configs/ct_psnr.yaml --run-dir "$root/ct_psnr" --init "$root/ct.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/ct_psnr/last.pt" "$root/ct.safetensors"
-  t $py -m training finetune --config training/configs/ct_floor.yaml --run-dir "$root/ct_floor" --init "$root/ct.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/ct_floor/last.pt" "$root/ct.safetensors"
-  t $py -m training finetune --config training/configs/ct_floor60.yaml --run-dir "$root/ct_floor60" --init "$root/ct.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/ct_floor60/last.pt" "$root/ct.safetensors"
+  for run in ct_psnr ct_floor ct_floor60; do cont $run; done
 fi
 t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
