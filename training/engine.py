@@ -129,6 +129,7 @@ def load_init(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ..
         init_vocab, state = tuple(init_ckpt["vocabulary"]), unwrap_state(init_ckpt)
     if tuple(init_vocab) != vocab:
         raise SystemExit(f"{init}: vocabulary {list(init_vocab)} differs from {list(vocab)}")
+    state = inflate_intro(state, model)
     try:
         res = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatch: another backbone
@@ -140,6 +141,30 @@ def load_init(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ..
             f"{init}: does not fit the configured model (missing {missing[:3]}, "
             f"unexpected {res.unexpected_keys[:3]})"
         )
+
+
+def inflate_intro(state: dict[str, torch.Tensor], model: DCPTNet) -> dict[str, torch.Tensor]:
+    """Widen a single-slice network's first conv to ``model``'s 2.5-D input.
+
+    The single-slice kernel goes to the centre input channel and the neighbours'
+    kernels start at zero, so the widened network computes exactly what the
+    single-slice one did and fine-tuning learns what the neighbouring slices add
+    (noise is independent between slices; anatomy mostly is not). This is the
+    weight-inflation idea of I3D (Carreira & Zisserman, 2017) with a centre-only
+    initialisation; no library offers it for a state dict, hence these lines. Any
+    other shape mismatch is left for ``load_state_dict`` to report.
+    """
+    key = "backbone.intro.weight"
+    if key not in state or model.config.spatial_dims != 2:
+        return state
+    src, want = state[key], model.backbone.intro.weight
+    if src.shape[1] != 1 or want.shape[1] == 1 or src.shape[2:] != want.shape[2:]:
+        return state
+    wide = torch.zeros(
+        (src.shape[0], want.shape[1], *src.shape[2:]), dtype=src.dtype, device=src.device
+    )
+    wide[:, want.shape[1] // 2] = src[:, 0]
+    return {**state, key: wide}
 
 
 def warmup_ema(decay: float) -> Any:

@@ -523,3 +523,25 @@ def test_loaded_volumes_are_cached_not_reread(
         for i in range(len(volumes)):
             assert volumes[i]["image"].ndim == 3
     assert len(calls) == len(items)  # sampling never goes back to the disk
+
+
+def test_a_single_slice_init_is_inflated_to_a_2_5d_network_that_computes_the_same(
+    tmp_path: Path,
+) -> None:
+    from napari_dcpt.config import ModelConfig
+    from napari_dcpt.models.dcpt import build_model
+    from training.engine import inflate_intro, load_init
+
+    torch.manual_seed(0)
+    one = build_model(ModelConfig(width=8), n_classes=3).eval()
+    three = build_model(ModelConfig(width=8, in_slices=3), n_classes=3).eval()
+    state = inflate_intro(one.state_dict(), three)
+    three.load_state_dict(state)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        # the neighbours are ignored until fine-tuning teaches the net to use them
+        assert torch.allclose(three(x), one(x[:, 1:2]), atol=1e-6)
+    # and the other way round (a 2.5-D init for a single-slice net) is refused
+    torch.save({"vocabulary": ["clean", "a", "b"], "model": three.state_dict()}, tmp_path / "w.pt")
+    with pytest.raises(SystemExit, match="does not fit the configured model"):
+        load_init(one, tmp_path / "w.pt", ("clean", "a", "b"))
