@@ -164,3 +164,26 @@ def test_report_says_which_findings_the_model_does_not_correct(tiny_weights, mr_
     bias = Finding("bias_field", 0.81, "mild", gain=0.0)
     assert bias.label() == "bias field, mild, p=0.81 (not corrected by this model)"
     assert Finding("spike", 0.9, "severe", gain=0.9).label() == "spike, severe, p=0.90"
+
+
+def test_a_2_5d_model_restores_each_slice_from_its_neighbours(mr_volume, tmp_path):
+    import torch
+
+    from napari_dcpt.config import ModelConfig
+    from napari_dcpt.inference.normalise import normaliser_for
+    from napari_dcpt.models import build_model, save_weights
+
+    torch.manual_seed(1)
+    cfg = ModelConfig(width=8, enc_blocks=(1,), dec_blocks=(1,), middle_blocks=1, in_slices=3)
+    net = build_model(cfg, 3).eval()
+    path = tmp_path / "wide_mr.safetensors"
+    save_weights(path, net, cfg, ("clean", "rician_noise", "blur"), {"modality": "MR"})
+    vol = mr_volume.with_array(mr_volume.array.astype(np.float32))
+    out = run(restore(vol, model=path, device="cpu", scale_by_report=False)).volume.array
+    a = vol.array
+    norm = normaliser_for("MR", a.ravel())
+    for z, neighbours in ((2, [1, 2, 3]), (0, [0, 0, 1]), (4, [3, 4, 4])):  # ends replicated
+        x = torch.from_numpy(norm.forward(a[neighbours])[None])
+        with torch.no_grad():
+            want = norm.inverse(net(x)[0, 0].numpy())
+        np.testing.assert_allclose(out[z], want, rtol=1e-4, atol=1e-3)
