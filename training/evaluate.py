@@ -74,6 +74,8 @@ def evaluate(
     cfg = load_training_config(config) if config else cfg_ckpt
     if cfg is None:
         raise SystemExit("evaluate: give --config (the weights file has no training config)")
+    # --config gives the data; the network (a 2.5-D one reads 3 slices) is the model's own
+    cfg = cfg.model_copy(update={"model": model.config})
     if data_root:
         cfg.data.root = data_root
     outp = Path(out)

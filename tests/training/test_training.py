@@ -545,3 +545,38 @@ def test_a_single_slice_init_is_inflated_to_a_2_5d_network_that_computes_the_sam
     torch.save({"vocabulary": ["clean", "a", "b"], "model": three.state_dict()}, tmp_path / "w.pt")
     with pytest.raises(SystemExit, match="does not fit the configured model"):
         load_init(one, tmp_path / "w.pt", ("clean", "a", "b"))
+
+
+def test_evaluate_tables_a_2_5d_weights_file_on_a_single_slice_configs_data(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from napari_dcpt.models import SEVERITY_NAMES
+    from training.data import degradations
+    from training.engine import train
+    from training.evaluate import evaluate
+    from training.export import export
+
+    one = _config(data_dir, tmp_path, finetune__steps=2, finetune__val_every=2)
+    raw = yaml.safe_load(one.read_text())
+    raw["model"]["in_slices"] = 3
+    assert train(load_training_config(one), "finetune", tmp_path / "ft1", threads=1) == 0
+    single = export(tmp_path / "ft1" / "last.pt", tmp_path / "one.safetensors")
+    # the single-slice export starts a 2.5-D fine-tuning (inflated first conv) ...
+    wide_cfg = training_config_from_dict(raw)
+    assert train(wide_cfg, "finetune", tmp_path / "ft3", init=single, threads=1) == 0
+    wide = export(tmp_path / "ft3" / "last.pt", tmp_path / "wide.safetensors")
+    # ... whose weights file is evaluated with the single-slice config's data section
+    result = evaluate(wide, tmp_path / "eval", config=one, samples=2)
+    vocab = result["vocabulary"]
+    kinds = degradations().SEVERITIES
+    assert [(r["condition"], r["severity"]) for r in result["rows"]] == [
+        ("clean", None),
+        *((t, s) for t in vocab[1:] for s in kinds),
+        ("mixed", None),
+    ]
+    assert all(np.isfinite(r["psnr_restored"]) and r["n"] == 2 for r in result["rows"])
+    confusion = np.asarray(result["confusion"])
+    assert confusion.shape == (len(vocab),) * 2
+    assert confusion.sum() == 2 * (1 + len(kinds) * (len(vocab) - 1))  # every single-type sample
+    assert result["severities"] == list(SEVERITY_NAMES)
+    assert (tmp_path / "eval" / "eval.md").read_text().count("\n") == len(result["rows"]) + 2
