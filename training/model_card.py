@@ -276,7 +276,11 @@ NOTES = """\
 
 # Further fine-tuning runs from the previous one's weights, in the order they ran:
 # ``<runs>/<mod>_<name>``. Their steps count on after the first fine-tuning's.
-CONTINUATIONS = ("cont", "psnr", "floor", "floor60")
+# The runs after the first fine-tuning (`<mod>_ft`), in the order they made the shipped
+# files; a name ending in "head" is a classifier head refit of the run before it, every
+# other one a fine-tuning continued from the previous run's weights.
+CHAIN = ("cont", "psnr", "floor", "floor60", "head", "25d", "25d_head")
+CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
 
 def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -494,29 +498,33 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             f"{c['finetune']['steps']}; ablation: {c['pretrain']['steps'] + c['finetune']['steps']}"
             " fine-tuning steps from random initialisation",
         ]
-    cont = continuations(runs, mod)
-    for name, ms in cont:
-        ft_cfg = (_run_config(runs, name) or {}).get("finetune", {})
-        loss = ft_cfg.get("restoration_loss", "l1").upper()
-        if loss == "PSNR":
-            loss += f" (floor {ft_cfg.get('psnr_floor_db', 40.0):g} dB)"
-        lines += [
-            f"- fine-tuning continued (`{name}`, `python -m training finetune` from the previous "
-            f"run's weights): {_steps(runs, name, ms)} more steps, {loss} restoration loss"
-            + ("" if ms else "; its validation curve was lost")
-        ]
-    if cont:
-        lines += ["- the ablation matches the first fine-tuning's budget only"]
-    head_cfg = _run_config(runs, f"{mod}_head")
-    head_runs = _jsonl(runs / f"{mod}_head/metrics.jsonl")
-    if head_cfg is not None and head_runs:
+    cont = dict(continuations(runs, mod))
+    for name in (f"{mod}_{c}" for c in CHAIN):  # in the order they made the file
+        if name in cont:
+            ms = cont[name]
+            ft_cfg = (_run_config(runs, name) or {}).get("finetune", {})
+            loss = ft_cfg.get("restoration_loss", "l1").upper()
+            if loss == "PSNR":
+                loss += f" (floor {ft_cfg.get('psnr_floor_db', 40.0):g} dB)"
+            lines += [
+                f"- fine-tuning continued (`{name}`, `python -m training finetune` from the "
+                f"previous run's weights): {_steps(runs, name, ms)} more steps, {loss} "
+                "restoration loss" + ("" if ms else "; its validation curve was lost")
+            ]
+            continue
+        head_cfg, head_runs = _run_config(runs, name), _jsonl(runs / name / "metrics.jsonl")
+        if head_cfg is None or "head" not in head_cfg or not head_runs:
+            continue
         h = head_cfg["head"]
         rate = head_runs[-1].get("steps_per_s") or 0.0
         lines += [
-            f"- classifier head refit (`python -m training head`): {head_runs[-1]['step']} "
-            f"steps of whole slices ({h['min_size']}-{h['max_size']} px crops), k-space branch "
-            f"on, backbone frozen (restoration tensors unchanged); {rate:.2f} steps/s"
+            f"- classifier head refit (`{name}`, `python -m training head`): "
+            f"{head_runs[-1]['step']} steps of whole slices ({h['min_size']}-{h['max_size']} px "
+            f"crops), k-space branch on, backbone frozen (restoration tensors unchanged); "
+            f"{rate:.2f} steps/s"
         ]
+    if cont:
+        lines += ["- the ablation matches the first fine-tuning's budget only"]
     timed = runs / f"{mod}_timed.json"
     if timed.is_file():  # trained by `python -m training.timed`
         t = json.loads(timed.read_text())
@@ -532,12 +540,12 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         lines += ["- wall times of the CPU steps (2-core CPU, 1 torch thread):", ""]
         lines += [f"      {t}" for t in times.read_text().splitlines()]
     lines.append("")
-    # the shipped file's evaluation: the head refit's, else the last fine-tuning run's
-    candidates = [f"{mod}_head", *(name for name, _ in reversed(cont)), f"{mod}_ft"]
+    # the shipped file's evaluation: that of the last run of the chain that has one
+    candidates = [f"{mod}_{c}" for c in reversed(CHAIN)] + [f"{mod}_ft"]
     ev_dir = next(
         (runs / c / "eval" for c in candidates if (runs / c / "eval/eval.json").is_file()), None
     )
-    refit = ev_dir is not None and ev_dir.parent.name == f"{mod}_head"
+    refit = ev_dir is not None and ev_dir.parent.name.endswith("head")
     ev = _eval(ev_dir / "eval.json") if ev_dir is not None else None
     abl = _eval(runs / f"{mod}_abl/eval/eval.json")
     if ev is None:

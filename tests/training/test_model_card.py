@@ -68,3 +68,60 @@ def test_a_run_whose_metrics_were_lost_still_counts_its_configured_steps(tmp_pat
     assert flatness(curve) is None  # nothing near step 1000 survives
     (tmp_path / "mr_ft" / "config.yaml").unlink()  # the first run's length unknown: no offsets
     assert fine_tuning_curve(tmp_path, "mr") == []
+
+
+def test_the_card_lists_runs_in_chain_order_and_tables_the_last_evaluated_one(tmp_path):
+    import json
+
+    import yaml
+
+    from training.model_card import section
+
+    def run(name, cfg, top1_right, steps=(100, 200)):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg))
+        (tmp_path / name / "metrics.jsonl").write_text(
+            "".join(
+                json.dumps(
+                    {"step": s, "psnr_restored": 30.0, "psnr_degraded": 25.0, "acc_exact": 0.5}
+                )
+                + "\n"
+                for s in steps
+            )
+        )
+        rows = [
+            {
+                "condition": c,
+                "severity": s,
+                "psnr_degraded": 25.0,
+                "psnr_restored": 26.0,
+                "ssim_degraded": 0.8,
+                "ssim_restored": 0.9,
+                "acc_exact": 1.0,
+            }
+            for c, s in (("clean", None), ("noise", "mild"), ("mixed", None))
+        ]
+        conf = [[4, 0], [4 - top1_right, top1_right]]
+        (tmp_path / name / "eval" / "eval.json").write_text(
+            json.dumps({"vocabulary": ["clean", "noise"], "rows": rows, "confusion": conf})
+        )
+
+    data = {"root": "r", "patch_size": 64, "batch_size": 8}
+    run("mr_ft", {"data": data, "pretrain": {"steps": 100}, "finetune": {"steps": 200}}, 1)
+    run("mr_floor", {"finetune": {"steps": 200, "restoration_loss": "psnr"}}, 2)
+    head = {"min_size": 48, "max_size": 256}
+    run("mr_head", {"head": head}, 3)
+    run("mr_25d", {"finetune": {"steps": 200, "restoration_loss": "psnr"}}, 4)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    text = "\n".join(section(tmp_path, "mr", out))
+
+    order = [text.index(f"`{n}`") for n in ("mr_floor", "mr_head", "mr_25d")]
+    assert order == sorted(order)
+    assert "Top-1 accuracy on single degradations: 100 %" in text  # mr_25d's, not mr_head's
+    assert "The shipped file's classifier is the refit head" not in text
+    run("mr_25d_head", {"head": head}, 0)  # a refit after it is the shipped file's now
+    text = "\n".join(section(tmp_path, "mr", out))
+    assert "Top-1 accuracy on single degradations: 0 %" in text
+    assert "The shipped file's classifier is the refit head" in text
