@@ -111,8 +111,8 @@ def load_init(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ..
 
     ``init`` is a training checkpoint (its EMA copy when present) or a weights file,
     such as a shipped default to fine-tune on a hospital's own scans. Every tensor of
-    ``init`` must fit; only the k-space and coarse branches, when ``model`` has them and
-    ``init`` does not, may be missing (they start at zero logits).
+    ``init`` must fit; only the k-space branch, when ``model`` has one and ``init``
+    does not, may be missing (it starts at zero logits).
 
     Raises
     ------
@@ -135,10 +135,7 @@ def load_init(model: DCPTNet, init: str | os.PathLike[str], vocab: tuple[str, ..
     except RuntimeError as err:  # shape mismatch: another backbone
         first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
         raise SystemExit(f"{init}: does not fit the configured model ({first})") from None
-    # branches added to a trained head start at zero logits
-    missing = [
-        k for k in res.missing_keys if not k.startswith(("classifier.kspace", "classifier.coarse"))
-    ]
+    missing = [k for k in res.missing_keys if not k.startswith("classifier.kspace")]
     if missing or res.unexpected_keys:
         raise SystemExit(
             f"{init}: does not fit the configured model (missing {missing[:3]}, "

@@ -48,12 +48,6 @@ class ClassifierConfig(_Strict):
         "phase-encode artefacts such as ghosting and undersampling are global, and the "
         "backbone's local features do not show them.",
     )
-    coarse: bool = Field(
-        False,
-        description="Whether the head also reads a coarse (16 x 16) map of the slice's "
-        "log intensity (2-D only): a bias field is a smooth intensity change across the "
-        "whole slice, which texture features remove and local ones cannot compare.",
-    )
 
 
 class ModelConfig(_Strict):
@@ -101,8 +95,6 @@ class ModelConfig(_Strict):
             raise ValueError("in_slices must be 1 when spatial_dims is 3")
         if self.classifier.kspace and self.spatial_dims != 2:
             raise ValueError("classifier.kspace needs spatial_dims 2 (it reads 2-D slices)")
-        if self.classifier.coarse and self.spatial_dims != 2:
-            raise ValueError("classifier.coarse needs spatial_dims 2 (it reads 2-D slices)")
         if self.classifier.stages is not None:
             unknown = [s for s in self.classifier.stages if s not in self.stage_names]
             if unknown:

@@ -5,9 +5,8 @@ Classification" (ICLR 2025), slimmed for CPU: each registered decoder stage is
 projected to a common width, turned into log local-energy maps, upsampled to the
 finest registered scale, fused with softmax-normalised learned weights, passed
 through a few small conv stages, pooled globally and mapped to multi-label logits
-(and a severity per type). Optional branches add evidence read from the input slice
-itself to those logits: its spectrum (`KSpaceBranch`) and a coarse map of its log
-intensity (`CoarseIntensityBranch`).
+(and a severity per type). An optional k-space branch (`KSpaceBranch`) adds evidence
+read from the input slice's spectrum to those logits.
 """
 
 from __future__ import annotations
@@ -44,8 +43,6 @@ class DegradationClassifier(nn.Module):
         Whether to add a `KSpaceBranch` reading the input slice (2-D only); its
         logits are added to the head's, starting at zero so that a trained head keeps
         its predictions when the branch is added.
-    coarse
-        Whether to add a `CoarseIntensityBranch` (2-D only), added the same way.
     """
 
     def __init__(
@@ -57,7 +54,6 @@ class DegradationClassifier(nn.Module):
         severity: bool = True,
         spatial_dims: int = 2,
         kspace: bool = False,
-        coarse: bool = False,
     ) -> None:
         super().__init__()
         if not stage_channels:
@@ -89,19 +85,19 @@ class DegradationClassifier(nn.Module):
         self.fc = nn.Linear(2 * width, n_classes)
         self.severity_fc = nn.Linear(2 * width, n_classes * N_SEVERITY) if severity else None
         self.n_classes = n_classes
-        if (kspace or coarse) and spatial_dims != 2:
-            raise ValueError("kspace, coarse: these branches read 2-D slices only")
-        self.kspace: KSpaceBranch | None = KSpaceBranch() if kspace else None
-        self.coarse: CoarseIntensityBranch | None = CoarseIntensityBranch() if coarse else None
-        # Each branch's logits start at zero, so adding one keeps a trained head's output.
-        for name, branch in (("kspace", self.kspace), ("coarse", self.coarse)):
-            if branch is not None:
-                setattr(self, f"{name}_fc", _zero_linear(branch.out_features, n_classes))
-                setattr(
-                    self,
-                    f"{name}_severity_fc",
-                    _zero_linear(branch.out_features, n_classes * N_SEVERITY) if severity else None,
-                )
+        self.kspace: KSpaceBranch | None = None
+        if kspace:
+            if spatial_dims != 2:
+                raise ValueError("kspace: the k-space branch reads 2-D slices only")
+            self.kspace = KSpaceBranch()
+            self.kspace_fc = nn.Linear(self.kspace.out_features, n_classes)
+            self.kspace_severity_fc = (
+                nn.Linear(self.kspace.out_features, n_classes * N_SEVERITY) if severity else None
+            )
+            for layer in (self.kspace_fc, self.kspace_severity_fc):
+                if layer is not None:
+                    nn.init.zeros_(layer.weight)
+                    nn.init.zeros_(layer.bias)
 
     def forward(
         self, features: dict[str, torch.Tensor], image: torch.Tensor | None = None
@@ -121,8 +117,8 @@ class DegradationClassifier(nn.Module):
         missing = [s for s in self.stages if s not in features]
         if missing:
             raise ValueError(f"features: registered stage(s) {missing} were not provided")
-        if self.needs_image and image is None:
-            raise ValueError("image: the k-space and coarse branches need the input slice")
+        if self.kspace is not None and image is None:
+            raise ValueError("image: the k-space branch needs the input slice")
         # Each stage becomes a log local-energy map: project, remove the 3x3 local
         # mean, square, average over 2x2, log. Degradations live in fine texture
         # (noise, ringing, streaks, blur's missing texture) whose energy is tiny next to
@@ -146,20 +142,14 @@ class DegradationClassifier(nn.Module):
         pooled = torch.cat([h.mean(-1), h.std(-1, unbiased=False)], dim=1)
         logits = self.fc(pooled)
         sev = self.severity_fc(pooled) if self.severity_fc is not None else None
-        for name, branch in (("kspace", self.kspace), ("coarse", self.coarse)):
-            if branch is not None:
-                k = branch(image)
-                logits = logits + getattr(self, f"{name}_fc")(k)
-                if sev is not None:
-                    sev = sev + getattr(self, f"{name}_severity_fc")(k)
+        if self.kspace is not None:
+            k = self.kspace(image)
+            logits = logits + self.kspace_fc(k)
+            if sev is not None:
+                sev = sev + self.kspace_severity_fc(k)
         if sev is not None:
             sev = sev.view(-1, self.n_classes, N_SEVERITY)
         return logits, sev
-
-    @property
-    def needs_image(self) -> bool:
-        """Whether `forward` needs the input slice (a k-space or coarse branch is present)."""
-        return self.kspace is not None or self.coarse is not None
 
     def _log_energy(self, f: torch.Tensor) -> torch.Tensor:
         """``log(mean_2x2((f - mean_3x3(f))**2) + eps)`` at half the input resolution."""
@@ -238,67 +228,6 @@ class KSpaceBranch(nn.Module):
         return torch.cat([fy + fx, (fy - fx).abs(), g], dim=1)
 
 
-class CoarseIntensityBranch(nn.Module):
-    """Evidence of a smooth intensity change across the slice (an addition to DCPT).
-
-    A bias field multiplies the image by a field that varies over the whole slice. The
-    head's stage features are texture energies (the local mean removed), and the
-    k-space branch's image maps see a few pixels each, so nothing compared the
-    intensity of one region with another's: the MR head gave a bias field of every
-    severity the same probability as the clean scan (session 10, docs/architecture.md).
-    This branch reads the slice's mean log intensity inside the foreground on a
-    `GRID` x `GRID` grid (the log makes a multiplicative field additive), centred on its
-    foreground mean, with the foreground share of each cell, through three convs whose
-    4 x 4 output keeps its layout (a field is a gradient from one side to another). No
-    library layer does this, hence this module. Any slice size works; the output is
-    ``(B, out_features)``.
-    """
-
-    GRID = 16  # cells per side
-    MIN_SHARE = 0.25  # cells less covered by foreground are left out (set to the mean)
-
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        w = width
-        self.convs = nn.Sequential(
-            nn.Conv2d(2, w, 3, padding=1),
-            nn.GELU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
-            nn.GELU(),
-            nn.Conv2d(2 * w, 2 * w, 3, stride=2, padding=1),
-            nn.GELU(),
-        )
-        side = self.GRID // 4
-        self.fc = nn.Sequential(nn.Linear(2 * w * side * side, 4 * w), nn.GELU())
-        self.out_features = 4 * w
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Features of ``(B, 1, H, W)`` slices in network units."""
-        return self.fc(self.convs(self.maps(image)).flatten(1))
-
-    def maps(self, image: torch.Tensor) -> torch.Tensor:
-        """``(B, 2, GRID, GRID)``: centred mean log intensity of the foreground, its share."""
-        x = image[:, :1].float().clamp_min(0.0)
-        # foreground: above a tenth of the slice's maximum (MR: air is near 0)
-        fg = (x > 0.1 * x.amax(dim=(-2, -1), keepdim=True)).float()
-        share = F.adaptive_avg_pool2d(fg, self.GRID)
-        mean = F.adaptive_avg_pool2d(x * fg, self.GRID) / share.clamp_min(1e-6)
-        valid = (share >= self.MIN_SHARE).float()
-        log = torch.log(mean.clamp_min(1e-4)) * valid
-        centre = log.sum(dim=(-2, -1), keepdim=True) / valid.sum(
-            dim=(-2, -1), keepdim=True
-        ).clamp_min(1.0)
-        return torch.cat([(log - centre) * valid, share], dim=1)
-
-
-def _zero_linear(n_in: int, n_out: int) -> nn.Linear:
-    """A linear layer that starts at zero output."""
-    layer = nn.Linear(n_in, n_out)
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
 class DCPTNet(nn.Module):
     """Restoration backbone plus DCPT classifier, one forward pass for both.
 
@@ -331,7 +260,6 @@ class DCPTNet(nn.Module):
             severity=config.classifier.severity,
             spatial_dims=config.spatial_dims,
             kspace=config.classifier.kspace,
-            coarse=config.classifier.coarse,
         )
 
     def forward(
@@ -343,7 +271,7 @@ class DCPTNet(nn.Module):
         if aux_start:
             feats = {k: v[aux_start:] for k, v in feats.items()}
         centre = x.shape[1] // 2  # 2.5-D input: the branch reads the restored (centre) slice
-        image = x[aux_start:, centre : centre + 1] if self.classifier.needs_image else None
+        image = x[aux_start:, centre : centre + 1] if self.classifier.kspace is not None else None
         logits, sev = self.classifier(feats, image)
         return restored, logits, sev
 
