@@ -279,7 +279,7 @@ NOTES = """\
 # The runs after the first fine-tuning (`<mod>_ft`), in the order they made the shipped
 # files; a name ending in "head" is a classifier head refit of the run before it, every
 # other one a fine-tuning continued from the previous run's weights.
-CHAIN = ("cont", "psnr", "floor", "floor60", "head", "coarse_head")
+CHAIN = ("cont", "psnr", "floor", "floor60", "head")
 CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
 
