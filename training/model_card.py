@@ -24,6 +24,27 @@ import yaml
 
 # Hand-written observations (dated); every number below them is generated from the runs.
 NOTES = """\
+### Session 10 (2026-11-27): two experiments, neither shipped; the files are session 9's
+
+- **2.5-D input by inflation.** Both networks were widened to three input slices (the
+  first conv's kernel on the centre slice, zeros on the neighbours, so step 0 is the
+  shipped network) and fine-tuned from the shipped files: MR 3000 steps at a 60 dB
+  floor (44 min), CT 1764 of 3000 steps (36 min, stopped), on the 2-core CPU side by
+  side. The neighbours' kernels stayed at 1.6 % (MR) and 2.3 % (CT) of the centre's,
+  and the patch tables (same slices and records, the shipped file widened as baseline)
+  moved +0.02 and +0.06 dB: what more single-slice steps give. A 2.5-D network has to
+  be trained from the start. training/records/experiments/s10_25d.
+- **A coarse log-intensity branch in the MR head** (16 x 16 map of the slice, for the
+  bias field), refit like the shipped head (2000 steps, 21 min): whole held-out top-1
+  77 -> 76 %, bias field still at the per-volume prior (6 of 12). A linear probe of the
+  map separates bias fields at AUC 0.92 on training volumes and 0.53 on the held-out
+  brain. Reverted; training/records/experiments/s10_coarse_head.
+- **The MR report's motion, ghosting and bias-field hits are a prior.** On each
+  held-out volume p(bias field) is the same for the clean scan and every severity of the
+  field (0.45 brain, 0.33 breast); the top guess among these three types is mostly the
+  volume's favourite. The README now says so where it described the bias-field
+  finding as detected.
+
 ### Session 9 (2026-11-27): the PSNR loss's floor raised to 50 (CT: then 60) dB; records in git
 
 - **What changed.** Session 8's PSNR loss floors each sample's MSE at 40 dB, so inputs
