@@ -90,15 +90,20 @@ def test_classify_names_what_a_calibrated_model_does_not_correct(
 ):
     from napari_dcpt.models.weights import rewrite_extra
 
-    table = {"gain": {"blur": [0.0, 0.0, 0.0], "rician_noise": [1.0, 1.0, 1.0]}}
+    table = {
+        "gain": {"blur": [0.0, 0.0, 0.0], "rician_noise": [1.0, 1.0, 1.0]},
+        "recall": {"blur": [0.0, 0.0, 0.0], "rician_noise": [1.0, 1.0, 1.0]},
+    }
     w = rewrite_extra(tiny_weights, tmp_path / "cal.safetensors", {"restore_gain": table})
     assert main(["-q", "classify", str(mr_file), "--weights", str(w)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
-    assert rows["blur"].endswith("gain 0.00 (not corrected by this model)")
+    note = "(not corrected by this model; named in 0% of unseen test cases)"
+    assert rows["blur"].endswith(f"gain 0.00 {note}")
     assert rows["rician_noise"].endswith("gain 1.00")
     assert main(["-q", "classify", str(mr_file), "--weights", str(w), "--json"]) == 0
     found = {f["type"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
     assert found["blur"]["gain"] == 0.0 and found["rician_noise"]["gain"] == 1.0
+    assert found["blur"]["recall"] == 0.0 and found["rician_noise"]["recall"] == 1.0
 
 
 def test_degrade_writes_same_geometry_and_record(tmp_path, mr_file):

@@ -102,8 +102,10 @@ def calibrate(
     Returns
     -------
     dict
-        ``{"gain": {type: [mild, moderate, severe]}, "cases": n, "volumes": [...],
-        "clean_change": relative rms change of clean slices, "seconds": t}``.
+        ``{"gain": {type: [mild, moderate, severe]}, "recall": {type: [...]}, "cases": n,
+        "volumes": [...], "clean_change": relative rms change of clean slices,
+        "seconds": t}``. ``recall`` is the share of each type's degraded cases in which
+        the report (computed by the same `restore` call) named it.
     """
     from napari_dcpt.inference.engine import load_model, restore, run
     from napari_dcpt.volume import Volume
@@ -120,11 +122,15 @@ def calibrate(
     clean_change: list[float] = []
     types = [t for t in lm.vocabulary if t != "clean"]
 
-    def net_change(x: np.ndarray, scale: float) -> np.ndarray:
-        """The network's full change to ``x``, in units of the volume's intensity scale."""
+    named: dict[tuple[str, str], int] = {}
+
+    def net_change(x: np.ndarray, scale: float) -> tuple[np.ndarray, set[str]]:
+        """The network's full change to ``x`` (in units of the volume's intensity scale)
+        and the types its report names."""
         vol = Volume(x, modality=mod)  # type: ignore[arg-type]
         res = run(restore(vol, model=lm, scale_by_report=False, threads=threads))
-        return (np.asarray(res.volume.array, np.float32) - x) / scale
+        found = {f.type for f in res.report.detected}
+        return (np.asarray(res.volume.array, np.float32) - x) / scale, found
 
     for vi, path in enumerate(volumes):
         clean, spacing = _slabs(Path(path), mod, slices)
@@ -133,7 +139,7 @@ def calibrate(
             raise DcptError("no foreground in the central slices to calibrate on", path)
         # per-volume intensity units, so that every volume weighs the same in the pools
         scale = float(np.percentile(clean[mask], 99.5)) if mod == "MR" else 2000.0
-        d0 = net_change(clean, scale)
+        d0, _ = net_change(clean, scale)
         clean_change.append(float(np.sqrt(np.mean(d0[mask] ** 2))))
         for ti, t in enumerate(types):
             for si, sev in enumerate(SEVERITIES):
@@ -141,7 +147,9 @@ def calibrate(
                     s = seed + 100_000 * vi + 1000 * ti + 10 * si + r
                     rec = sample_record(mod, s, types=(t,), severity=sev, p_clean=0)
                     x = np.asarray(apply_record(clean, rec, spacing), dtype=np.float32)
-                    d = net_change(x, scale)[mask]
+                    d, found = net_change(x, scale)
+                    d = d[mask]
+                    named[t, sev] = named.get((t, sev), 0) + (t in found)
                     target = ((clean - x) / scale)[mask]
                     # means, not sums: a 512 px CT slice must not outweigh a 128 px one
                     num[t, sev] = num.get((t, sev), 0.0) + float(np.dot(d, target)) / d.size
@@ -153,8 +161,11 @@ def calibrate(
         ]
         for t in types
     }
+    per_row = len(volumes) * repeats
+    recall = {t: [round(named[t, s] / per_row, 3) for s in SEVERITIES] for t in types}
     return {
         "gain": gain,
+        "recall": recall,
         "cases": len(volumes) * len(types) * len(SEVERITIES) * repeats,
         "volumes": [Path(v).name for v in volumes],
         "slices": slices,

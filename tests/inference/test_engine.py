@@ -101,10 +101,11 @@ def test_cancel_by_closing_generator(tiny_weights, mr_volume):
         next(gen)
 
 
-def _with_gains(src, dst, gain):
+def _with_gains(src, dst, gain, recall=None):
     from napari_dcpt.models.weights import rewrite_extra
 
-    return rewrite_extra(src, dst, {"restore_gain": {"gain": gain}})
+    table = {"gain": gain} if recall is None else {"gain": gain, "recall": recall}
+    return rewrite_extra(src, dst, {"restore_gain": table})
 
 
 def test_calibration_table_sets_the_strength(tiny_weights, mr_volume, tmp_path):
@@ -135,14 +136,20 @@ def test_calibration_table_sets_the_strength(tiny_weights, mr_volume, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "gain, problem",
-    [({"blur": [0.5, 1.2, 1.0]}, "0..1"), ({"spike": [1, 1, 1]}, "spike"), ({"blur": [1]}, "blur")],
+    "gain, recall, problem",
+    [
+        ({"blur": [0.5, 1.2, 1.0]}, None, "gain of 'blur' must lie in 0..1"),
+        ({"spike": [1, 1, 1]}, None, "spike"),
+        ({"blur": [1]}, None, "blur"),
+        ({"blur": [1, 1, 1]}, {"blur": [0, 2, 0]}, "recall of 'blur' must lie in 0..1"),
+        ({"blur": [1, 1, 1]}, ["blur"], "malformed"),
+    ],
 )
-def test_a_bad_calibration_table_is_refused(tiny_weights, tmp_path, gain, problem):
+def test_a_bad_calibration_table_is_refused(tiny_weights, tmp_path, gain, recall, problem):
     from napari_dcpt.errors import WeightsError
     from napari_dcpt.inference.engine import load_model
 
-    path = _with_gains(tiny_weights, tmp_path / "bad.safetensors", gain)
+    path = _with_gains(tiny_weights, tmp_path / "bad.safetensors", gain, recall)
     with pytest.raises(WeightsError, match=problem):
         load_model(path)
 
@@ -164,6 +171,25 @@ def test_report_says_which_findings_the_model_does_not_correct(tiny_weights, mr_
     bias = Finding("bias_field", 0.81, "mild", gain=0.0)
     assert bias.label() == "bias field, mild, p=0.81 (not corrected by this model)"
     assert Finding("spike", 0.9, "severe", gain=0.9).label() == "spike, severe, p=0.90"
+    assert f["blur"].recall is None and f["blur"].reliable  # a table without recall
+
+
+def test_report_says_which_types_it_rarely_names_on_unseen_scans(tiny_weights, mr_volume, tmp_path):
+    from napari_dcpt.inference.report import Finding
+
+    table, recall = {"blur": [1, 1, 1]}, {"blur": [0.0, 0.25, 0.5]}
+    rep = classify(mr_volume, model=_with_gains(tiny_weights, tmp_path / "r.st", table, recall))
+    f = {x.type: x for x in rep.findings}
+    sev = np.asarray(f["blur"].severity_probabilities[1:])
+    assert f["blur"].recall == pytest.approx(float(sev @ [0.0, 0.25, 0.5] / sev.sum()))
+    assert not f["blur"].reliable  # at most 0.5, and only if severe were certain
+    assert f["rician_noise"].recall == pytest.approx(1.0) and f["rician_noise"].reliable
+
+    bias = Finding("bias_field", 0.45, "mild", gain=0.0, recall=0.0)
+    assert bias.label() == (
+        "bias field, mild, p=0.45 (not corrected by this model; named in 0% of unseen test cases)"
+    )
+    assert Finding("spike", 0.9, "severe", gain=0.9, recall=0.5).label() == "spike, severe, p=0.90"
 
 
 def test_a_2_5d_model_restores_each_slice_from_its_neighbours(mr_volume, tmp_path):

@@ -386,7 +386,13 @@ def test_report_marks_detected_findings_the_model_does_not_correct(make_napari_v
         Finding("bias_field", 0.8, "mild", gain=0.0),  # detected, not corrected
         Finding("rician_noise", 0.7, "moderate", gain=1.0),  # detected, corrected
         Finding("ghosting", 0.2, "mild", gain=0.0),  # not detected: no note
+        Finding("motion", 0.3, "mild", gain=0.0, recall=0.1),  # rarely named when present
     )
     w._show_report(DegradationReport("MR", findings, 0.1))
     texts = [b.format() for b in w.report_bars]
-    assert texts == ["p=0.80  mild  (not corrected)", "p=0.70  moderate", "p=0.20  —"]
+    assert texts == [
+        "p=0.80  mild  (not corrected)",
+        "p=0.70  moderate",
+        "p=0.20  —",
+        "p=0.30  —  (unreliable)",
+    ]

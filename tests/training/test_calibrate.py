@@ -48,6 +48,29 @@ def test_gain_is_the_share_of_the_change_that_moves_towards_clean(
         assert row == pytest.approx([expected] * len(SEVERITIES), abs=1e-3)
 
 
+def test_recall_is_the_share_of_a_types_cases_its_report_names(tmp_path, monkeypatch, tiny_weights):
+    from napari_dcpt.inference.report import DegradationReport, Finding
+    from training.calibrate import calibrate
+
+    path = _mr_file(tmp_path)
+    real_restore = engine.restore
+    calls = []
+
+    def reporter(volume, **kw):
+        # a stand-in report that always names blur, and noise every other call
+        res = yield from real_restore(volume, **kw)
+        calls.append(1)
+        noise = 0.9 if len(calls) % 2 == 0 else 0.1
+        found = (Finding("blur", 0.8, "mild"), Finding("rician_noise", noise, "mild"))
+        return replace(res, report=DegradationReport("MR", found, 0.1))
+
+    monkeypatch.setattr(engine, "restore", reporter)
+    table = calibrate(tiny_weights, [path], repeats=2, slices=4)
+    assert table["recall"]["blur"] == [1.0] * len(SEVERITIES)
+    # call 1 is the clean slab; then blur's 6 cases, then noise's 6: calls 8, 10, 12 ...
+    assert table["recall"]["rician_noise"] == [0.5] * len(SEVERITIES)
+
+
 def test_calibrate_embeds_a_table_restore_uses(tmp_path, tiny_weights):
     from napari_dcpt.models import read_metadata
     from training.__main__ import main
@@ -60,7 +83,8 @@ def test_calibrate_embeds_a_table_restore_uses(tmp_path, tiny_weights):
     assert table["volumes"] == ["mr.nii.gz"] and table["cases"] == 2 * len(SEVERITIES)
     lm = engine.load_model(out)
     assert lm.gains == {t: tuple(v) for t, v in table["gain"].items()}
-    assert all(0.0 <= g <= 1.0 for row in lm.gains.values() for g in row)
+    assert lm.recall == {t: tuple(v) for t, v in table["recall"].items()}
+    assert all(0.0 <= g <= 1.0 for t in (lm.gains, lm.recall) for row in t.values() for g in row)
 
 
 def test_default_calibration_set_is_the_validation_split(tmp_path, tiny_weights):

@@ -62,7 +62,8 @@ class LoadedModel:
     ``gains`` is the file's calibration table (``training.calibrate``): per degradation
     type, the share of the network's change that helps at each severity (mild,
     moderate, severe); empty for an uncalibrated file (`report_strength` then uses
-    ``1 - p(clean)`` alone).
+    ``1 - p(clean)`` alone). ``recall``, from the same calibration, is the share of
+    those degraded cases in which the report named the type; empty when not measured.
     """
 
     net: Any
@@ -71,6 +72,7 @@ class LoadedModel:
     modality: str
     path: Path
     gains: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    recall: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -116,37 +118,44 @@ def _load_cached(path: str, device: str) -> LoadedModel:
     net, config, vocab = load_weights(path, device=device)
     extra = read_metadata(path).get("extra") or {}
     modality = str(extra.get("modality", "unknown")).upper()
-    gains = _parse_gains(extra.get("restore_gain"), vocab, Path(path))
-    return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains)
+    table = extra.get("restore_gain")
+    gains = _parse_table(table, "gain", vocab, Path(path))
+    # calibrations before session 10 did not measure recall
+    recall = _parse_table(table, "recall", vocab, Path(path)) if table and "recall" in table else {}
+    return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains, recall)
 
 
-def _parse_gains(table: Any, vocab: Sequence[str], path: Path) -> dict[str, tuple[float, ...]]:
-    """Validate the embedded calibration table (``None``: the file is uncalibrated)."""
+def _parse_table(
+    table: Any, key: str, vocab: Sequence[str], path: Path
+) -> dict[str, tuple[float, ...]]:
+    """Validate one per-type, per-severity table of the embedded calibration (``None``:
+    the file is uncalibrated)."""
     if table is None:
         return {}
     try:
-        gains = {str(t): tuple(float(v) for v in row) for t, row in dict(table["gain"]).items()}
+        rows = {str(t): tuple(float(v) for v in row) for t, row in dict(table[key]).items()}
     except (KeyError, TypeError, ValueError):
         raise WeightsError("embedded restore_gain table is malformed", path) from None
-    for t, row in gains.items():
+    for t, row in rows.items():
         if t not in vocab or len(row) != len(SEVERITY_NAMES) - 1:
-            raise WeightsError(f"restore_gain: bad entry for {t!r}", path)
+            raise WeightsError(f"restore_gain: bad {key} entry for {t!r}", path)
         if not all(0.0 <= v <= 1.0 for v in row):
-            raise WeightsError(f"restore_gain: {t!r} values must lie in 0..1", path)
-    return gains
+            raise WeightsError(f"restore_gain: {key} of {t!r} must lie in 0..1", path)
+    return rows
 
 
-def _expected_gain(
-    gains: dict[str, tuple[float, ...]], name: str, severity_probs: np.ndarray | None
+def _by_severity(
+    table: dict[str, tuple[float, ...]], name: str, severity_probs: np.ndarray | None
 ) -> float | None:
-    """Type ``name``'s calibrated gain averaged over the severity head's belief.
+    """Type ``name``'s calibrated value (gain, recall) averaged over the severity head's
+    belief.
 
-    None for an uncalibrated file; 1 for a type the table lacks (trusted, as before).
+    None for a file without the table; 1 for a type the table lacks (trusted, as before).
     """
-    if not gains:
+    if not table:
         return None
     n_sev = len(SEVERITY_NAMES) - 1
-    g = np.asarray(gains.get(name, (1.0,) * n_sev), dtype=np.float64)
+    g = np.asarray(table.get(name, (1.0,) * n_sev), dtype=np.float64)
     sev = np.asarray(severity_probs[1:] if severity_probs is not None else [], np.float64)
     ps = sev / sev.sum() if sev.size == n_sev and sev.sum() > 1e-6 else np.full(n_sev, 1 / n_sev)
     return float(ps @ g)
@@ -339,8 +348,9 @@ def classify_steps(
         sev_p = tuple(float(v) for v in s[j]) if s is not None else ()
         # the most likely severity among the present ones (index 0 is "absent")
         sev_name = SEVERITY_NAMES[1 + int(np.argmax(s[j][1:]))] if s is not None else ""
-        gain = _expected_gain(lm.gains, name, s[j] if s is not None else None)
-        findings.append(Finding(name, float(p[j]), sev_name, sev_p, gain))
+        sj = s[j] if s is not None else None
+        gain, recall = _by_severity(lm.gains, name, sj), _by_severity(lm.recall, name, sj)
+        findings.append(Finding(name, float(p[j]), sev_name, sev_p, gain, recall))
     findings.sort(key=lambda f: -f.probability)
     clean_p = float(p[lm.vocabulary.index("clean")]) if "clean" in lm.vocabulary else float("nan")
     return DegradationReport(mod, tuple(findings), clean_p, n_samples=len(picks))

@@ -11,6 +11,9 @@ SEVERITY_NAMES = ("absent", "mild", "moderate", "severe")
 # Below this calibrated gain a finding is reported as one the model does not correct:
 # under a quarter of its change helps, so `restore` leaves such a scan nearly as it is.
 NOT_CORRECTED_BELOW = 0.25
+# Below this calibrated recall a type's probability is reported as unreliable: on scans
+# the model never saw, it named the type in fewer than half of the cases that had it.
+UNRELIABLE_BELOW = 0.5
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,9 @@ class Finding:
     """One degradation type: its probability and its most likely severity.
 
     ``gain`` is the calibrated share of the network's change that helps for this
-    type, averaged over the severity head's belief (``training.calibrate``); None when
-    the weights file carries no calibration table.
+    type, and ``recall`` the calibrated share of unseen degraded cases in which the
+    report named it (probability >= 0.5), both averaged over the severity head's belief
+    (``training.calibrate``); None when the weights file carries no such table.
     """
 
     type: str
@@ -27,16 +31,30 @@ class Finding:
     severity: str
     severity_probabilities: tuple[float, ...] = ()
     gain: float | None = None
+    recall: float | None = None
 
     @property
     def corrected(self) -> bool:
         """False when the calibration says the model does not undo this type."""
         return self.gain is None or self.gain >= NOT_CORRECTED_BELOW
 
+    @property
+    def reliable(self) -> bool:
+        """False when the calibration says the report rarely names this type when present."""
+        return self.recall is None or self.recall >= UNRELIABLE_BELOW
+
+    def notes(self) -> list[str]:
+        """What the calibration says about this finding, for people (may be empty)."""
+        out = [] if self.corrected else ["not corrected by this model"]
+        if not self.reliable:
+            out.append(f"named in {self.recall:.0%} of unseen test cases")
+        return out
+
     def label(self) -> str:
         """Human text, e.g. ``"bias field, mild, p=0.81 (not corrected by this model)"``."""
         sev = f", {self.severity}" if self.severity not in ("absent", "") else ""
-        note = "" if self.corrected else " (not corrected by this model)"
+        notes = self.notes()
+        note = f" ({'; '.join(notes)})" if notes else ""
         return f"{self.type.replace('_', ' ')}{sev}, p={self.probability:.2f}{note}"
 
 

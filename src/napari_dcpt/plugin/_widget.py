@@ -433,6 +433,8 @@ class RestoreWidget(QWidget):
             bar.setValue(round(100 * f.probability))
             sev = f.severity if f.probability >= report.threshold else "—"
             fix = "" if f.corrected or f.probability < report.threshold else "  (not corrected)"
+            # a type the report rarely names when present: its bar says little either way
+            fix += "" if f.reliable else "  (unreliable)"
             bar.setFormat(f"p={f.probability:.2f}  {sev}{fix}")
             bar.setToolTip(f.label())
             self.report_bars.append(bar)
