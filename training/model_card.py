@@ -24,7 +24,7 @@ import yaml
 
 # Hand-written observations (dated); every number below them is generated from the runs.
 NOTES = """\
-### Session 10 (2026-11-27): two experiments, neither shipped; the files are session 9's
+### Session 10 (2026-11-27): two experiments, neither shipped; session 9's networks, recalibrated
 
 - **2.5-D input by inflation.** Both networks were widened to three input slices (the
   first conv's kernel on the centre slice, zeros on the neighbours, so step 0 is the
