@@ -148,7 +148,7 @@ def test_batch_goes_past_a_bad_file_and_resumes(tmp_path, mr_file, tiny_weights)
     assert main(args) == EXIT_PARTIAL
     assert (out / "a.nii.gz").is_file() and (out / "sub" / "b.nii.gz").is_file()
     rows = (out / "report.csv").read_text().splitlines()
-    assert rows[0] == "input,output,status,seconds,detected,strength,error"
+    assert rows[0] == "input,output,status,seconds,detected,unreliable,strength,error"
     assert sum(",restored," in r for r in rows) == 2
     assert sum(",failed," in r and "broken.nii.gz" in r for r in rows) == 1
     mtime = (out / "a.nii.gz").stat().st_mtime_ns
@@ -156,6 +156,23 @@ def test_batch_goes_past_a_bad_file_and_resumes(tmp_path, mr_file, tiny_weights)
     assert (out / "a.nii.gz").stat().st_mtime_ns == mtime  # no work done twice
     rows = (out / "report.csv").read_text().splitlines()
     assert sum(",skipped," in r for r in rows) == 2
+
+
+def test_batch_report_names_the_detected_types_the_model_rarely_detects():
+    from napari_dcpt.cli import _report_columns
+    from napari_dcpt.inference.report import DegradationReport, Finding
+
+    found = (
+        Finding("motion", 0.7, "mild", recall=0.2),  # named, but rarely right
+        Finding("rician_noise", 0.9, "mild", recall=1.0),
+        Finding("ghosting", 0.3, "mild", recall=0.0),  # not named: not listed
+    )
+    cols = _report_columns(DegradationReport("MR", found, 0.05))
+    assert cols == {"detected": "motion;rician_noise", "unreliable": "motion"}
+    assert _report_columns(DegradationReport("MR", found[2:], 0.9)) == {
+        "detected": "clean",
+        "unreliable": "",
+    }
 
 
 def test_batch_shards_are_disjoint_and_complete(tmp_path, mr_file, tiny_weights):

@@ -207,11 +207,22 @@ def _batch_row(input_label: str, **values: Any) -> dict[str, Any]:
         "status": "",
         "seconds": 0,
         "detected": "",
+        "unreliable": "",
         "strength": "",
         "error": "",
     }
     row.update(values)
     return row
+
+
+def _report_columns(report: Any) -> dict[str, str]:
+    """The batch report's view of a `DegradationReport`: the types it names, and those of
+    them the calibration found it names in under half of their unseen cases."""
+    found = report.detected
+    return {
+        "detected": ";".join(f.type for f in found) or "clean",
+        "unreliable": ";".join(f.type for f in found if not f.reliable),
+    }
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -279,7 +290,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 result = _restore_one(vol, args, item.path.name)
                 io.write(result.volume, out, overwrite=args.overwrite, anonymize=args.anonymize)
                 row["status"] = "restored"
-                row["detected"] = ";".join(f.type for f in result.report.detected) or "clean"
+                row.update(_report_columns(result.report))
                 row["strength"] = round(result.strength, 4)
         except DcptError as exc:
             row["status"], row["error"] = "failed", str(exc)
