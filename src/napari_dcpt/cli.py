@@ -112,8 +112,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     else:
         print(f"{Path(args.input).name}: {report.summary()}")
         for f in report.findings:
+            notes = f.notes()
             fix = "" if f.gain is None else f"  gain {f.gain:.2f}"
-            fix += f" ({'; '.join(f.notes())})" if f.notes() else ""
+            fix += f" ({'; '.join(notes)})" if notes else ""
             print(f"  {f.type:<16} p={f.probability:.2f}  {f.severity:<9}{fix}".rstrip())
         print(f"  {'clean':<16} p={report.clean_probability:.2f}")
     return EXIT_OK

@@ -121,16 +121,16 @@ def _load_cached(path: str, device: str) -> LoadedModel:
     table = extra.get("restore_gain")
     gains = _parse_table(table, "gain", vocab, Path(path))
     # calibrations before session 10 did not measure recall
-    recall = _parse_table(table, "recall", vocab, Path(path)) if table and "recall" in table else {}
+    recall = _parse_table(table, "recall", vocab, Path(path), optional=True)
     return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains, recall)
 
 
 def _parse_table(
-    table: Any, key: str, vocab: Sequence[str], path: Path
+    table: Any, key: str, vocab: Sequence[str], path: Path, optional: bool = False
 ) -> dict[str, tuple[float, ...]]:
     """Validate one per-type, per-severity table of the embedded calibration (``None``:
-    the file is uncalibrated)."""
-    if table is None:
+    the file is uncalibrated; an ``optional`` key may be absent)."""
+    if table is None or (optional and isinstance(table, dict) and key not in table):
         return {}
     try:
         rows = {str(t): tuple(float(v) for v in row) for t, row in dict(table[key]).items()}
