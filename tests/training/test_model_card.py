@@ -121,3 +121,44 @@ def test_the_card_lists_runs_in_chain_order_and_tables_the_last_evaluated_one(tm
     assert order == sorted(order)
     assert "Top-1 accuracy on single degradations: 100 %" in text
     assert "The shipped file's classifier is the refit head" in text
+
+
+def test_recomputed_points_fill_the_gaps_of_lost_records_and_bound_the_doubling(tmp_path):
+    import json
+
+    import yaml
+
+    from training.model_card import fine_tuning_curve, gain_since_half
+
+    for run, steps, rows in (
+        ("mr_ft", 1000, ()),  # metrics lost
+        ("mr_cont", 600, ()),
+        ("mr_floor", 400, ((200, 29.5), (400, 29.6))),
+    ):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": steps}}))
+        if rows:
+            (tmp_path / run / "metrics.jsonl").write_text(
+                "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
+            )
+    # recomputed from the files each run shipped; 2000 duplicates a logged point
+    (tmp_path / "mr_revalidated.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "psnr_restored": p}) + "\n"
+            for s, p in ((1000, 29.0), (1600, 29.2), (2000, 99.0))
+        )
+    )
+
+    curve = fine_tuning_curve(tmp_path, "mr")
+
+    assert [(m["step"], m["psnr_restored"]) for m in curve] == [
+        (1000, 29.0),
+        (1600, 29.2),
+        (1800, 29.5),
+        (2000, 29.6),  # the logged value wins
+    ]
+    assert flatness(curve) is not None  # step 1000 is half of 2000 now
+    start, end, gain = gain_since_half(curve[1:])  # without it: the shorter span from 1600
+    assert (start, end) == (1600, 2000) and abs(gain - 0.4) < 1e-9
+    assert flatness(curve[1:]) is None
+    assert gain_since_half(curve[-1:]) is None
