@@ -3,6 +3,27 @@
 from training.model_card import flatness
 
 
+def _jsonl(path, rows):
+    import json
+
+    path.write_text("".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows))
+
+
+def _runs_with_lost_metrics(root):
+    """mr_ft (1000 steps) and mr_cont (600) kept only their configs; mr_floor (400) all."""
+    import yaml
+
+    for run, steps, rows in (
+        ("mr_ft", 1000, ()),
+        ("mr_cont", 600, ()),
+        ("mr_floor", 400, ((200, 29.5), (400, 29.6))),
+    ):
+        (root / run).mkdir()
+        (root / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": steps}}))
+        if rows:
+            _jsonl(root / run / "metrics.jsonl", rows)
+
+
 def test_flatness_compares_the_last_point_with_the_one_nearest_half_its_steps():
     ms = [{"step": s, "psnr_restored": p} for s, p in ((100, 30.0), (250, 31.0), (500, 31.3))]
     start, end, gain = flatness(ms)
@@ -44,23 +65,9 @@ def test_flatness_is_not_measured_across_a_gap_in_the_records():
 
 
 def test_a_run_whose_metrics_were_lost_still_counts_its_configured_steps(tmp_path):
-    import json
-
-    import yaml
-
     from training.model_card import fine_tuning_curve
 
-    for run, steps, rows in (
-        ("mr_ft", 1000, ()),  # config kept, metrics lost
-        ("mr_cont", 600, ()),
-        ("mr_floor", 400, ((200, 29.5), (400, 29.6))),
-    ):
-        (tmp_path / run).mkdir()
-        (tmp_path / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": steps}}))
-        if rows:
-            (tmp_path / run / "metrics.jsonl").write_text(
-                "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
-            )
+    _runs_with_lost_metrics(tmp_path)
 
     curve = fine_tuning_curve(tmp_path, "mr")
 
@@ -124,30 +131,11 @@ def test_the_card_lists_runs_in_chain_order_and_tables_the_last_evaluated_one(tm
 
 
 def test_recomputed_points_fill_the_gaps_of_lost_records_and_bound_the_doubling(tmp_path):
-    import json
-
-    import yaml
-
     from training.model_card import fine_tuning_curve, gain_since_half
 
-    for run, steps, rows in (
-        ("mr_ft", 1000, ()),  # metrics lost
-        ("mr_cont", 600, ()),
-        ("mr_floor", 400, ((200, 29.5), (400, 29.6))),
-    ):
-        (tmp_path / run).mkdir()
-        (tmp_path / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": steps}}))
-        if rows:
-            (tmp_path / run / "metrics.jsonl").write_text(
-                "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
-            )
+    _runs_with_lost_metrics(tmp_path)
     # recomputed from the files each run shipped; 2000 duplicates a logged point
-    (tmp_path / "mr_revalidated.jsonl").write_text(
-        "".join(
-            json.dumps({"step": s, "psnr_restored": p}) + "\n"
-            for s, p in ((1000, 29.0), (1600, 29.2), (2000, 99.0))
-        )
-    )
+    _jsonl(tmp_path / "mr_revalidated.jsonl", ((1000, 29.0), (1600, 29.2), (2000, 99.0)))
 
     curve = fine_tuning_curve(tmp_path, "mr")
 
