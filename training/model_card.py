@@ -508,6 +508,66 @@ def _bars(ev: dict[str, Any]) -> list[str]:
     ]
 
 
+def shipped_bars(bench: Path, mod: str) -> list[str]:
+    """The quality bars of the product as a user runs it: `restore()` with the calibrated
+    strength on whole held-out volumes, from the benchmark results in ``bench``
+    (`python -m benchmarks quality` and `classify`; docs/benchmarks.md). Masked 3-D
+    PSNR, each (type, severity) averaged over the held-out volumes."""
+    quality, classify = _eval(bench / "quality.json"), _eval(bench / "classify.json")
+    key = mod.upper()
+    if quality is None or key not in quality.get("models", {}):
+        return []
+    rows = [r for r in quality["rows"] if r["modality"] == key]
+    inp = {(r["volume"], r["case"]): r["psnr_mask"] for r in rows if r["method"] == "input"}
+    gains: dict[tuple[str, str], list[float]] = {}
+    clean: list[float] = []
+    for r in rows:
+        if r["method"] != "napari-dcpt":
+            continue
+        if r["kind"] == "clean":
+            clean.append(r["psnr_mask"])
+        elif r["kind"] == "single":
+            gain = r["psnr_mask"] - inp[(r["volume"], r["case"])]
+            gains.setdefault((r["type"], r["severity"]), []).append(gain)
+    worse = [
+        f"{t}/{sev} {np.mean(g):+.3f} dB"
+        for (t, sev), g in sorted(gains.items())
+        if np.mean(g) <= 0
+    ]
+    run = (
+        max(
+            (r for r in quality.get("runs", []) if key in r["modalities"]),
+            key=lambda r: r["date_utc"],
+            default=None,
+        )
+        or quality["environment"]
+    )  # a results file from before runs were listed
+    lines = [
+        "Quality bars as shipped (`restore()` with the calibrated strength, whole held-out "
+        f"volumes; `python -m benchmarks quality` of {run['date_utc']} at {run['git_commit']}, "
+        f"weights `{Path(quality['models'][key]['napari-dcpt']).name}`):",
+        "",
+        f"- restored PSNR above the degraded input for every type and severity: "
+        f"{'met' if not worse else 'NOT met (' + ', '.join(worse) + ')'}"
+        f" ({len(gains)} type x severity cells)",
+    ]
+    if clean:
+        c = float(np.mean(clean))
+        lines.append(
+            f"- clean input comes back at >= 40 dB against itself: "
+            f"{'met' if c >= 40 else 'NOT met'} ({c:.1f} dB)"
+        )
+    res = ((classify or {}).get("results", {}).get(key) or {}).get("napari-dcpt")
+    if res is not None:
+        acc = res["single_top1"]
+        lines.append(
+            f"- mean top-1 accuracy on single degradations >= 90 %: "
+            f"{'met' if acc >= 0.9 else 'NOT met'} ({100 * acc:.0f} %, "
+            f"`python -m benchmarks classify` of {classify['environment']['date_utc']})"
+        )
+    return [*lines, ""]
+
+
 def _calibration(weights: Path) -> list[str]:
     """The embedded `training.calibrate` table of a weights file, as Markdown."""
     from napari_dcpt.models import read_metadata
@@ -545,8 +605,8 @@ def _calibration(weights: Path) -> list[str]:
     return [*lines, ""]
 
 
-def section(runs: Path, mod: str, out: Path) -> list[str]:
-    """The model card section of one modality."""
+def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[str]:
+    """The model card section of one modality; ``bench``: the benchmark results folder."""
     from napari_dcpt.models import count_parameters, load_weights
 
     weights = out / f"{mod}.safetensors"
@@ -643,7 +703,7 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
         f"Top-1 accuracy on single degradations: {100 * top1_single(ev):.0f} %"
         + (f" (ablation: {100 * top1_single(abl):.0f} %)" if abl else ""),
         "",
-        "Quality bars:",
+        "Quality bars on these validation patches (the network at full strength):",
         "",
         *_bars(ev),
     ]
@@ -670,9 +730,7 @@ def section(runs: Path, mod: str, out: Path) -> list[str]:
             lines.append(
                 f"  - within the last run (`{tuned[-1][0]}`): {gain:+.2f} dB from its step {a} to {b}"
             )
-    lines += [
-        "",
-    ]
+    lines += ["", *(shipped_bars(bench, mod) if bench is not None else [])]
     chance = 1.0 / max(1, len(ev["vocabulary"]) - 1)
     if top1_single(ev) < 2 * chance:
         lines += [
@@ -725,6 +783,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="training/records")
     ap.add_argument("--out", default="src/napari_dcpt/weights")
+    ap.add_argument("--bench", default="benchmarks/results", help="benchmark results folder")
     args = ap.parse_args()
     runs, out = Path(args.runs), Path(args.out)
     lines = [
@@ -826,7 +885,7 @@ def main() -> None:
         "",
     ]
     for mod in ("mr", "ct"):
-        lines += section(runs, mod, out)
+        lines += section(runs, mod, out, Path(args.bench))
     (out / "MODEL_CARD.md").write_text("\n".join(lines))
     print(f"wrote {out / 'MODEL_CARD.md'}")
 

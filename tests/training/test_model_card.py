@@ -150,3 +150,47 @@ def test_recomputed_points_fill_the_gaps_of_lost_records_and_bound_the_doubling(
     assert (start, end) == (1600, 2000) and abs(gain - 0.4) < 1e-9
     assert flatness(curve[1:]) is None
     assert gain_since_half(curve[-1:]) is None
+
+
+def test_shipped_bars_read_the_whole_volume_benchmarks(tmp_path):
+    import json
+
+    from training.model_card import shipped_bars
+
+    def row(method, kind, typ, sev, psnr, volume="v1"):
+        return {
+            "modality": "CT",
+            "method": method,
+            "kind": kind,
+            "type": typ,
+            "severity": sev,
+            "volume": volume,
+            "case": f"{typ}/{sev}",
+            "psnr_mask": psnr,
+        }
+
+    rows = [
+        row("input", "clean", "clean", "", 150.0),
+        row("napari-dcpt", "clean", "clean", "", 70.0),
+        row("input", "single", "ring", "mild", 40.0),
+        row("napari-dcpt", "single", "ring", "mild", 41.0),
+        row("input", "single", "ring", "mild", 30.0, volume="v2"),
+        row("napari-dcpt", "single", "ring", "mild", 29.5, volume="v2"),  # mean +0.25: met
+        row("input", "single", "blur", "severe", 30.0),
+        row("napari-dcpt", "single", "blur", "severe", 29.9),
+    ]
+    run = {"date_utc": "d", "git_commit": "c", "modalities": ["CT"]}
+    quality = {"models": {"CT": {"napari-dcpt": "w/ct.safetensors"}}, "rows": rows, "runs": [run]}
+    (tmp_path / "quality.json").write_text(json.dumps(quality))
+    classify = {
+        "environment": {"date_utc": "d"},
+        "results": {"CT": {"napari-dcpt": {"single_top1": 0.95}}},
+    }
+    (tmp_path / "classify.json").write_text(json.dumps(classify))
+
+    text = "\n".join(shipped_bars(tmp_path, "ct"))
+
+    assert "NOT met (blur/severe -0.100 dB) (2 type x severity cells)" in text
+    assert "against itself: met (70.0 dB)" in text
+    assert ">= 90 %: met (95 %" in text
+    assert shipped_bars(tmp_path, "mr") == []  # no MR results: no section
