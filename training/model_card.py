@@ -413,11 +413,11 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
         steps = [m["step"] + off for m in ms]
         axes[0].plot(steps, [m["psnr_restored"] for m in ms], style, label=f"{stage}: restored")
         axes[1].plot(steps, [m["acc_exact"] for m in ms], style, label=stage)
-    re = revalidated(runs, mod)
-    if re and tuned:
+    recomputed = revalidated(runs, mod)
+    if recomputed and tuned:
         axes[0].plot(
-            [m["step"] + offset for m in re],
-            [m["psnr_restored"] for m in re],
+            [m["step"] + offset for m in recomputed],
+            [m["psnr_restored"] for m in recomputed],
             "o",
             mfc="none",
             label="recomputed from shipped files",
