@@ -375,7 +375,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _eval(path: Path) -> dict[str, Any] | None:
+def _json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -547,7 +547,7 @@ def shipped_bars(bench: Path, mod: str) -> list[str]:
     strength on whole held-out volumes, from the benchmark results in ``bench``
     (`python -m benchmarks quality` and `classify`; docs/benchmarks.md). Masked 3-D
     PSNR, each (type, severity) averaged over the held-out volumes."""
-    quality, classify = _eval(bench / "quality.json"), _eval(bench / "classify.json")
+    quality, classify = _json(bench / "quality.json"), _json(bench / "classify.json")
     key = mod.upper()
     if quality is None or key not in quality.get("models", {}):
         return []
@@ -714,8 +714,8 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         (runs / c / "eval" for c in candidates if (runs / c / "eval/eval.json").is_file()), None
     )
     refit = ev_dir is not None and ev_dir.parent.name.endswith("head")
-    ev = _eval(ev_dir / "eval.json") if ev_dir is not None else None
-    abl = _eval(runs / f"{mod}_abl/eval/eval.json")
+    ev = _json(ev_dir / "eval.json") if ev_dir is not None else None
+    abl = _json(runs / f"{mod}_abl/eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
     lines += [
@@ -741,14 +741,15 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         "",
         *_bars(ev),
     ]
-    flat = flatness(fine_tuning_curve(runs, mod))
+    curve = fine_tuning_curve(runs, mod)
+    flat = flatness(curve)
     bar = "- validation curve flat (< 0.1 dB over the last doubling of fine-tuning steps): "
     if flat is not None:
         a, b, gain = flat
         lines.append(
             f"{bar}{'met' if gain < 0.1 else 'NOT met'} ({gain:+.2f} dB from step {a} to {b})"
         )
-    elif (part := gain_since_half(fine_tuning_curve(runs, mod))) and part[2] >= 0.1:
+    elif (part := gain_since_half(curve)) and part[2] >= 0.1:
         a, b, gain = part
         lines.append(
             f"{bar}NOT met: {gain:+.2f} dB from step {a} to {b} already, {b / a:.1f}x the steps "
@@ -782,7 +783,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         ]
     else:
         # the same budget: the first fine-tuning, before any continuation
-        same = _eval(runs / f"{mod}_ft/eval/eval.json") if cont else ev
+        same = _json(runs / f"{mod}_ft/eval/eval.json") if cont else ev
         single = [(r, a) for r, a in zip((same or ev)["rows"], abl["rows"]) if r["severity"]]
         gain = np.mean([r["psnr_restored"] - a["psnr_restored"] for r, a in single])
         when = ", first fine-tuning before its continuation" if cont else ""

@@ -36,8 +36,6 @@ def test_flatness_needs_two_points():
 
 
 def test_continued_fine_tunings_are_counted_on_from_the_previous_runs_last_step(tmp_path):
-    import json
-
     from training.model_card import fine_tuning_curve
 
     for run, rows in (
@@ -46,9 +44,7 @@ def test_continued_fine_tunings_are_counted_on_from_the_previous_runs_last_step(
         ("mr_psnr", ((500, 29.4), (1000, 29.5))),  # a second continuation counts on after it
     ):
         (tmp_path / run).mkdir()
-        (tmp_path / run / "metrics.jsonl").write_text(
-            "".join(json.dumps({"step": s, "psnr_restored": p}) + "\n" for s, p in rows)
-        )
+        _jsonl(tmp_path / run / "metrics.jsonl", rows)
 
     curve = fine_tuning_curve(tmp_path, "mr")
 

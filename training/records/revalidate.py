@@ -36,7 +36,6 @@ FILES = (
 
 
 def main() -> None:
-    torch.manual_seed(0)
     torch.set_num_threads(1)
     cfg = load_training_config(ROOT / "training/configs/mr_floor.yaml")
     with tempfile.TemporaryDirectory() as tmp:
