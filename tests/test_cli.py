@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_dcpt import io
-from napari_dcpt.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, main
+from napari_dcpt.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
 from napari_dcpt.volume import Volume
 
 
@@ -206,3 +206,49 @@ def test_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["-q", "batch", str(tmp_path / "empty"), str(tmp_path / "o")]) == EXIT_ERROR
     assert "no readable images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("restore", "IN", "OUT", "--tile", "3"), "argument --tile: must be 32..2048, got 3"),
+        (
+            ("restore", "IN", "OUT", "--batch-size", "0"),
+            "argument --batch-size: must be 1..64, got 0",
+        ),
+        (("batch", "IN", "OUT", "--threads", "-1"), "argument --threads: must be 1..256, got -1"),
+        (("classify", "IN", "--slices", "0"), "argument --slices: must be 1..256, got 0"),
+        (("restore", "IN", "OUT", "--tile", "big"), "argument --tile: not a whole number: 'big'"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors_before_any_work(
+    tmp_path, mr_file, capsys, monkeypatch, args, problem
+):
+    # Arrange: the engine must not be reached
+    from napari_dcpt import inference
+
+    def no_work(*_a, **_k):
+        raise AssertionError("the engine ran with an out-of-range option")
+
+    monkeypatch.setattr(inference, "restore", no_work)
+    monkeypatch.setattr(inference, "classify_steps", no_work)
+    paths = {"IN": str(mr_file), "OUT": str(tmp_path / "o.nii.gz")}
+    # Act
+    with pytest.raises(SystemExit) as info:
+        main([paths.get(a, a) for a in args])
+    # Assert: argparse's usage line, then one line naming the option
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == EXIT_USAGE and err[-1].endswith(problem), err
+    assert not (tmp_path / "o.nii.gz").exists()
+
+
+def test_a_blank_series_is_a_one_line_error(tmp_path, phantom, tiny_weights, capsys):
+    blank = io.write(
+        Volume(np.zeros((4, 40, 44), np.int16), phantom.affine, modality="MR"), tmp_path / "z.nii"
+    )
+    out = tmp_path / "o.nii.gz"
+    code = main(["-q", "restore", str(blank), str(out), "--weights", str(tiny_weights)])
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_ERROR and err.count("\n") == 0, err
+    assert "z.nii: every voxel is 0: a constant image has nothing to restore" in err
+    assert not out.exists()

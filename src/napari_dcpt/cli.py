@@ -20,6 +20,33 @@ from napari_dcpt.errors import DcptError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
+def _int_in(lo: int, hi: int) -> Any:
+    """An argparse ``type`` for a whole number in ``lo..hi``: a value outside is a
+    usage error (exit 2, one line) before any work, not a traceback from the engine."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be {lo}..{hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _inference_int(name: str) -> Any:
+    """`_int_in` with the bounds of `InferenceConfig` field ``name``, so that the command
+    line and the napari widget accept the same values."""
+    from napari_dcpt.config import InferenceConfig
+
+    meta = InferenceConfig.model_fields[name].metadata
+    lo = next(m.ge for m in meta if hasattr(m, "ge"))
+    hi = next(m.le for m in meta if hasattr(m, "le"))
+    return _int_in(lo, hi)
+
+
 def _modality(value: str | None) -> str | None:
     return None if value in (None, "auto") else value.upper()
 
@@ -384,15 +411,22 @@ def _add_input(p: argparse.ArgumentParser) -> None:
 def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="a .safetensors model (default: the shipped one)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--threads", type=_inference_int("threads"), help="torch CPU threads (default: torch's)"
+    )
 
 
 def _add_restore_options(p: argparse.ArgumentParser) -> None:
     from napari_dcpt.config import DEFAULT_BATCH, DEFAULT_TILE
 
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="in-plane tile size (pixels)")
     p.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH, help="slices/tiles per network call"
+        "--tile", type=_inference_int("tile"), default=DEFAULT_TILE, help="in-plane tile (px)"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_inference_int("batch_size"),
+        default=DEFAULT_BATCH,
+        help="slices/tiles per network call",
     )
     p.add_argument(
         "--full-strength",
@@ -426,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="what is wrong with a scan (degradation report)")
     _add_input(p)
     _add_model(p)
-    p.add_argument("--slices", type=int, default=12, help="slices sampled for the report")
+    p.add_argument(
+        "--slices", type=_int_in(1, 256), default=12, help="slices sampled for the report"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_classify)
 
