@@ -87,6 +87,24 @@ def test_nan_and_unknown_modality_refused(tiny_weights, mr_volume):
         run(restore(unknown, device="cpu"))
 
 
+def test_a_constant_image_is_refused_by_restore_and_classify(tiny_weights, mr_volume):
+    # A blank series has nothing to restore; a report on it would be noise
+    blank = mr_volume.with_array(np.full_like(mr_volume.array, 7))
+    with pytest.raises(DcptError, match="every voxel is 7: a constant image"):
+        run(restore(blank, model=tiny_weights, device="cpu"))
+    with pytest.raises(DcptError, match="every voxel is 7: a constant image"):
+        classify(blank, model=tiny_weights, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [({"threads": 0}, "threads must be >= 1"), ({"max_slices": 0}, "max_slices must be >= 1")],
+)
+def test_classify_refuses_out_of_range_arguments(tiny_weights, mr_volume, kwargs, problem):
+    with pytest.raises(ValueError, match=problem):
+        classify(mr_volume, model=tiny_weights, device="cpu", **kwargs)
+
+
 def test_wrong_modality_model_refused(tiny_weights, mr_volume):
     ct = Volume(mr_volume.array, mr_volume.affine, modality="CT")
     with pytest.raises(DcptError, match="trained for MR"):

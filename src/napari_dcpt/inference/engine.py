@@ -196,6 +196,9 @@ def _check_input(volume: Volume) -> None:
             raise DcptError(f"{bad} voxels are NaN or infinite; fix or mask them first", name)
     if min(volume.shape[-2:]) < 8:
         raise DcptError(f"slices of {volume.shape[-2:]} pixels are too small to restore", name)
+    lo, hi = np.min(volume.array), np.max(volume.array)
+    if lo == hi:  # a blank series: the classifier's report on it would be noise
+        raise DcptError(f"every voxel is {lo:g}: a constant image has nothing to restore", name)
 
 
 def _as_stack(volume: Volume) -> np.ndarray:
@@ -250,7 +253,9 @@ def _pick_model(
 def _set_threads(threads: int | None) -> None:
     import torch
 
-    if threads:
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         torch.set_num_threads(int(threads))
 
 
@@ -308,6 +313,8 @@ def classify_steps(
     """
     import torch
 
+    if max_slices < 1:
+        raise ValueError(f"max_slices must be >= 1, got {max_slices}")
     _check_input(volume)
     _set_threads(threads)
     dev = resolve_device(device)
@@ -420,8 +427,6 @@ def restore(
         raise ValueError(f"overlap must be in [0, 0.9), got {overlap}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if classify_slices < 1:
-        raise ValueError(f"classify_slices must be >= 1, got {classify_slices}")
     _check_input(volume)
     _set_threads(threads)
     dev = resolve_device(device)
