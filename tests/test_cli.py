@@ -252,3 +252,23 @@ def test_a_blank_series_is_a_one_line_error(tmp_path, phantom, tiny_weights, cap
     assert code == EXIT_ERROR and err.count("\n") == 0, err
     assert "z.nii: every voxel is 0: a constant image has nothing to restore" in err
     assert not out.exists()
+
+
+def test_a_dicom_output_for_a_nifti_input_is_refused_before_work(
+    tmp_path, mr_file, tiny_weights, capsys, monkeypatch
+):
+    # Arrange: an output name with no image suffix is a DICOM folder
+    from napari_dcpt import inference
+
+    def no_work(*_a, **_k):
+        raise AssertionError("restoration started before the output format was checked")
+
+    monkeypatch.setattr(inference, "restore", no_work)
+    out = tmp_path / "restored.xyz"
+    # Act
+    code = main(["-q", "restore", str(mr_file), str(out), "--weights", str(tiny_weights)])
+    # Assert
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_ERROR and err.count("\n") == 0, err
+    assert "restored.xyz: without a .nii" in err and "name a .nii.gz file instead" in err
+    assert not out.exists()

@@ -169,6 +169,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     out = Path(args.output)
     check_output(out, overwrite=args.overwrite, inputs=(args.input,))  # fail before work
     vol = _load_input(args)
+    io.check_format(vol, out)
     t0 = time.perf_counter()
     result = _restore_one(vol, args, Path(args.input).name)
     io.write(result.volume, out, overwrite=args.overwrite, anonymize=args.anonymize)

@@ -21,6 +21,7 @@ from napari_dcpt.volume import Volume
 __all__ = [
     "IMAGE_SUFFIXES",
     "InputItem",
+    "check_format",
     "detect_format",
     "discover",
     "guess_modality",
@@ -155,6 +156,38 @@ def read(
     return vol
 
 
+def check_format(volume: Volume, path: str | os.PathLike[str]) -> str:
+    """The format `write` would use for ``volume`` at ``path``: ``"nifti"``, ``"itk"``
+    or ``"dicom"`` (a folder), checked without writing, so that a front end can refuse
+    an impossible output before restoring.
+
+    Raises
+    ------
+    WriteError
+        A two-file format (``.mhd``, ``.nhdr``: not atomic), or a DICOM folder for a
+        volume that was not read from DICOM (a derived series needs its source's headers).
+    """
+    out = Path(path)
+    sfx = _suffix(out)
+    if sfx == ".mhd":
+        raise WriteError(
+            "write .mha (single file) instead of .mhd: it can be written atomically", out
+        )
+    if sfx == ".nhdr":
+        raise WriteError("write .nrrd (single file) instead of .nhdr", out)
+    if sfx in NIFTI_SUFFIXES:
+        return "nifti"
+    if sfx in ITK_SUFFIXES:
+        return "itk"
+    if not volume.meta.get("dicom_headers"):
+        raise WriteError(
+            "without a .nii, .nii.gz, .nrrd or .mha suffix the output is a DICOM series "
+            "folder, and a DICOM output needs a DICOM source; name a .nii.gz file instead",
+            out,
+        )
+    return "dicom"
+
+
 def write(
     volume: Volume,
     path: str | os.PathLike[str],
@@ -177,16 +210,10 @@ def write(
     out = check_output(
         path, overwrite=overwrite, inputs=(volume.meta.get("path"), volume.meta.get("source_path"))
     )
-    sfx = _suffix(out)
-    if sfx in NIFTI_SUFFIXES or sfx in ITK_SUFFIXES:
-        if sfx == ".mhd":
-            raise WriteError(
-                "write .mha (single file) instead of .mhd: it can be written atomically", out
-            )
-        if sfx == ".nhdr":
-            raise WriteError("write .nrrd (single file) instead of .nhdr", out)
+    kind = check_format(volume, out)
+    if kind != "dicom":
         with atomic_path(out) as tmp:
-            if sfx in NIFTI_SUFFIXES:
+            if kind == "nifti":
                 from napari_dcpt.io.nifti import write_nifti
 
                 write_nifti(volume, tmp)
