@@ -144,6 +144,18 @@ def test_missing_position_is_refused_naming_the_file(tmp_path, rng):
     assert paths[3].name in str(exc.value) and "Secret" not in str(exc.value)
 
 
+def test_an_unreadable_file_in_a_series_folder_is_refused_naming_it(tmp_path, rng):
+    # Arrange: a slice file whose header is cut by garbage after the DICM magic
+    paths = write_series(tmp_path / "s", _phantom(rng), _oblique())
+    raw = paths[3].read_bytes()
+    paths[3].write_bytes(raw[:132] + b"\x08\x00\x05\x00CS\xff\xff" + raw[140:200])
+    # Act / Assert: not silently read as a series with a gap
+    for call in (read_dicom, list_dicom_series):
+        with pytest.raises(ReadError, match="a series may be missing slices") as exc:
+            call(tmp_path / "s")
+        assert str(exc.value).startswith(f"{paths[3]}: not a readable DICOM file")
+
+
 def test_duplicate_positions_are_refused(tmp_path, rng):
     aff = _oblique()
     positions = [aff[:3, 3] + (k // 2) * aff[:3, 0] for k in range(7)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,7 +46,6 @@ from napari_dcpt.volume import Modality, Volume
 
 __all__ = ["SeriesInfo", "is_dicom", "list_dicom_series", "quiet_pydicom", "read_dicom"]
 
-logger = logging.getLogger(__name__)
 
 #: Largest deviation (mm) of a slice gap from the mean gap that still counts as uniform;
 #: DS strings carry ~16 significant digits, so real uniform series sit far below it.
@@ -182,6 +180,7 @@ def _scan(path: Path, recursive: bool) -> dict[str, list[tuple[Path, Dataset]]]:
         raise ReadError("no such file or folder", path)
     single = path.is_file()
     series: dict[str, list[tuple[Path, Dataset]]] = {}
+    unreadable: list[ReadError] = []
     for p in _candidate_files(path, recursive):
         if _is_dicomdir(p):
             if single:
@@ -193,10 +192,10 @@ def _scan(path: Path, recursive: bool) -> dict[str, list[tuple[Path, Dataset]]]:
             continue
         try:
             ds = _read_header(p)
-        except ReadError:
+        except ReadError as exc:
             if single:
                 raise
-            logger.info("skipping unreadable file %s", p)
+            unreadable.append(exc)
             continue
         if _is_dicomdir(p, ds):
             if single:
@@ -209,6 +208,16 @@ def _scan(path: Path, recursive: bool) -> dict[str, list[tuple[Path, Dataset]]]:
             continue  # reports, plans, structure sets beside the images
         uid = str(ds.get("SeriesInstanceUID", "") or f"file:{p}")
         series.setdefault(uid, []).append((p, ds))
+    if unreadable:
+        # Its series is unknown, so any series here may be missing a slice: restored
+        # without it, the slices after the gap would sit at the wrong positions.
+        first = unreadable[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise ReadError(
+            f"{first.reason}{more}; a series may be missing slices: repair or move it out "
+            "of the folder",
+            first.path,
+        )
     return series
 
 
