@@ -272,3 +272,22 @@ def test_a_dicom_output_for_a_nifti_input_is_refused_before_work(
     assert code == EXIT_ERROR and err.count("\n") == 0, err
     assert "restored.xyz: without a .nii" in err and "name a .nii.gz file instead" in err
     assert not out.exists()
+
+
+def test_warnings_are_one_line_without_source_code(mr_file, capsys, monkeypatch):
+    # Arrange: a reader that warns, as the DICOM reader does on uneven slice spacing
+    import warnings
+
+    real_read = io.read
+
+    def read(*args, **kwargs):
+        warnings.warn("a.nii.gz: non-uniform slice spacing\n(largest 0.6 mm)", stacklevel=2)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(io, "read", read)
+    # Act
+    code = main(["info", str(mr_file)])
+    # Assert
+    err = capsys.readouterr().err
+    assert code == EXIT_OK
+    assert err == "warning: a.nii.gz: non-uniform slice spacing (largest 0.6 mm)\n"
