@@ -614,7 +614,7 @@ def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:
         if len(series) > 1:
             raise ReadError(
                 f"holds {len(series)} DICOM series; pick one with series_uid "
-                "(see list_dicom_series)",
+                "(--series UID on the command line; `napari-dcpt info` lists them)",
                 p,
             )
         series_uid = next(iter(series))
