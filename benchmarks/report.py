@@ -53,12 +53,12 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 13:35 UTC): measured with the shipped default models.** Both
+**Status (2026-11-27, 19:50 UTC): measured with the shipped default models.** Both
 started from 8 minutes on a lent H100 (commit 701fcba: CT 400 DCPT pre-training + 1076
 fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). On the 2-core CPU they
 were then fine-tuned further. MR: 6000 augmented steps (session 7), then 4000 with the
 per-sample PSNR loss (session 8), then 2000 with that loss floored at 50 dB instead of
-40 (session 9), each followed by a whole-slice head refit with the k-space branch. CT:
+40 (session 9), then 10000 more at that floor (session 12), each followed by a whole-slice head refit with the k-space branch. CT:
 2000 steps of batch 16 with the PSNR loss (session 8), then 2000 with its floor at 50 dB
 and 2000 at 60 dB (session 9), then 7076 more at 60 dB, one more doubling of its
 fine-tuning steps (session 11). Both were calibrated again after their last step.
@@ -68,7 +68,7 @@ network can fix is present, from the calibration table embedded in each weights 
 random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
 They have not had the later CPU steps, so "pre-training minus none" now compares
-unequal budgets (MR 7245 against 19245 fine-tuning steps, CT 1476 against 14552 of a
+unequal budgets (MR 7245 against 29245 fine-tuning steps, CT 1476 against 14552 of a
 smaller batch) and measures the later steps more than pre-training.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
@@ -81,17 +81,24 @@ gain came out as before (`--recompute` redoes them).
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT sparse-view streaks
   (+1.86 dB against +1.07 for TV), CT ring artefacts (+2.23 against +0.14), MR spike
-  (+2.70 against +0.18) and CT low dose (+5.78 against +5.41 dB for NLM told the true
+  (+4.20 against +0.18), MR motion (+0.12 against +0.11 for TV) and CT low dose (+5.78 against +5.41 dB for NLM told the true
   noise level), and on all three CT mixtures.
-- **Where it loses:** MR Rician noise: +3.34 dB against +5.78 dB for BM4D told the true
+- **Where it loses:** MR Rician noise: +3.75 dB against +5.78 dB for BM4D told the true
   noise level. On CT blur, Wiener and Richardson-Lucy with the true PSF gain about
   10 dB; the network barely deblurs (+0.15 dB). On MR bias field, ghosting, Gibbs,
-  motion, undersampling and blur it changes almost nothing (-0.01 to +0.03 dB): the
+  undersampling and blur it changes almost nothing (-0.01 to +0.06 dB): the
   calibration table says its change barely helps there, so doing nothing stays the
-  best method. No case is worse than its input by more than 0.02 dB (mild ghosting on
-  the breast). A clean MR volume comes back at 78.7 dB, a clean CT volume at 83.3 dB.
+  best method. No case is worse than its input by more than 0.02 dB. A clean MR volume comes back at 75.0 dB, a clean CT volume at 83.3 dB.
   The target "at least 1 dB over the best classical method per type, and never worse
   than the input" is **not met**; see the model card.
+- **What 10000 more MR fine-tuning steps changed** (session 12: 17745 -> 27745 steps
+  at the 50 dB floor, then the head refit and calibration again; against the session-9
+  file on the same cases). Mean over single types +0.76 -> +1.02 dB: spike +2.70 ->
+  +4.20 (mild +0.71 -> +2.84), noise +3.34 -> +3.75, motion +0.03 -> +0.12, Gibbs
+  +0.00 -> +0.06, blur +0.00 -> +0.02 (every severity now above its input). Mixtures
+  +2.07 -> +2.25 dB, clean 78.7 -> 75.0 dB. Cells at or below their input 11 -> 8
+  (bias field, ghosting, moderate and severe undersampling; all within 0.011 dB). The
+  report: MR top-1 77 -> 78 % (motion 5 -> 4, ghosting 5 -> 7 of 12).
 - **What one more doubling of CT's fine-tuning changed** (session 11: 7076 more steps
   at the 60 dB floor, against the session-9 file on the same cases, one case per type
   and severity). Mean over single types +2.59 -> +2.50 dB: low dose +5.32 -> +5.78
@@ -155,10 +162,10 @@ FINDINGS = """\
   tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
-  single-type top-1 accuracy is 100 % for CT (no pre-training: 83 %) and 77 % for MR
+  single-type top-1 accuracy is 100 % for CT (no pre-training: 83 %) and 78 % for MR
   (no pre-training: 60 %). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
-  blur and Gibbs are always right, undersampling 10 of 12. Motion (5 of 12), ghosting
-  (5 of 12) and bias field (6 of 12) are mostly confused with one another and with
+  blur and Gibbs are always right, undersampling 10 of 12. Motion (4 of 12), ghosting
+  (7 of 12) and bias field (6 of 12) are mostly confused with one another and with
   undersampling. Those hits follow a per-volume prior: on each held-out volume
   p(bias field) is the same for the clean scan and for every severity of the field
   (0.45 brain, 0.33 breast), and the top guess among the three is that volume's
