@@ -168,7 +168,7 @@ FINDINGS = """\
   (7 of 12) and bias field (6 of 12) are mostly confused with one another and with
   undersampling. Those hits follow a per-volume prior: on each held-out volume
   p(bias field) is the same for the clean scan and for every severity of the field
-  (0.45 brain, 0.33 breast), and the top guess among the three is that volume's
+  (0.45 brain, 0.35 breast), and the top guess among the three is that volume's
   favourite, mostly (bias field on the brain, motion on the breast).
   Clean volumes are reported clean (CT 2 of 2, MR 4 of 4). Few mixtures are recovered
   exactly (CT 7 %, MR 7 %).
