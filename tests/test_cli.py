@@ -1,6 +1,7 @@
 """The `napari-dcpt` command line, driven through `main()` (same code as the console script)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,6 +207,7 @@ def test_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["-q", "batch", str(tmp_path / "empty"), str(tmp_path / "o")]) == EXIT_ERROR
     assert "no readable images" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # no output folder left behind
 
 
 @pytest.mark.parametrize(
@@ -291,3 +293,21 @@ def test_warnings_are_one_line_without_source_code(mr_file, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert code == EXIT_OK
     assert err == "warning: a.nii.gz: non-uniform slice spacing (largest 0.6 mm)\n"
+
+
+def test_batch_names_the_unreadable_file_of_a_dicom_folder(tmp_path, capsys):
+    # Arrange: the only input is a DICOM folder with one file that cannot be parsed
+    from pydicom.data import get_testdata_file
+
+    src = tmp_path / "in" / "series"
+    src.mkdir(parents=True)
+    raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    (src / "a.dcm").write_bytes(raw)
+    (src / "b.dcm").write_bytes(raw[:132] + b"\x08\x00\x05\x00CS\xff\xff" + raw[140:200])
+    # Act
+    code = main(["-q", "batch", str(tmp_path / "in"), str(tmp_path / "o")])
+    # Assert: one line naming the folder and the file, nothing left behind
+    err = capsys.readouterr().err.strip()
+    assert code == EXIT_ERROR and err.count("\n") == 0, err
+    assert f"{src}: no readable images: b.dcm: not a readable DICOM file" in err
+    assert not (tmp_path / "o").exists()

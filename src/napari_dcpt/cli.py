@@ -268,6 +268,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise DcptError("the output folder must not be inside the input folder", out_dir)
     # Before any work: an output folder we cannot create or write is reported now,
     # not after hours of restoration.
+    created = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -299,6 +300,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
             _write_json(report_path.with_suffix(".json"), rows)
 
     if not items:
+        if created:
+            out_dir.rmdir()  # a failed run leaves nothing behind
+        if skipped:  # say why the only candidates failed
+            raise DcptError(f"no readable images: {skipped[0][1]}", skipped[0][0])
         raise DcptError("no readable images (NIfTI, NRRD, MHA or DICOM) found", root)
     from tqdm import tqdm
 

@@ -286,7 +286,9 @@ def discover(root: str | os.PathLike[str]) -> tuple[list[InputItem], list[tuple[
 
             series = list_dicom_series(d, recursive=False)
         except DcptError as exc:
-            skipped.append((d, exc.reason))
+            # name the file when one file in the folder is the problem
+            where = "" if exc.path in (None, str(d)) else f"{Path(exc.path).name}: "
+            skipped.append((d, where + exc.reason))
             continue
         for s in series:
             items.append(InputItem(d, s.uid, getattr(s, "description", "")))
