@@ -309,13 +309,15 @@ def classify_steps(
 ) -> Generator[Progress, None, DegradationReport]:
     """`classify` as a generator yielding `Progress` per sampled slice (for progress bars).
 
-    ``loaded``/``norm`` let `restore` reuse its model and intensity map.
+    ``loaded``/``norm`` let `restore` reuse its model and intensity map; it has checked
+    the volume already, so the full-array checks are not run twice.
     """
     import torch
 
     if max_slices < 1:
         raise ValueError(f"max_slices must be >= 1, got {max_slices}")
-    _check_input(volume)
+    if loaded is None:
+        _check_input(volume)
     _set_threads(threads)
     dev = resolve_device(device)
     lm, mod = loaded or _pick_model(volume, model, modality, dev)
