@@ -6,7 +6,8 @@ Reads, per modality, ``<runs>/<mod>_{pre,ft,abl,head,...}/metrics.jsonl`` (valid
 during training) and ``config.yaml``, ``<runs>/<mod>_{ft,abl,head,...}/eval/eval.json``
 (`python -m training evaluate`; the head refit's, when there is one, is the shipped
 model's) and ``<runs>/<mod>_times.txt`` (wall times). Every number in the card comes
-from those files; nothing is typed in by hand. The default ``training/records`` is the
+from those files; nothing is typed in by hand except ``<runs>/NOTES.md``, the dated
+observations appended as the card's history. The default ``training/records`` is the
 committed copy of those small files (training/records/README.md says which were
 reconstructed after their machine was lost)."""
 
@@ -21,342 +22,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-
-# Hand-written observations (dated); every number below them is generated from the runs.
-NOTES = """\
-### Session 12 (2026-11-27): MR fine-tuned 10000 more steps, its head refit; shipped
-
-- **MR: 10000 more fine-tuning steps** from the session-9 file (17745 -> 27745):
-  `training/configs/mr_long.yaml`, mr_floor's recipe (PSNR loss floored at 50 dB) with a
-  fresh cosine from 5e-4, 108 min on the 2-core CPU (1 thread, the degradations in one
-  worker, 1.55 steps/s); then the same whole-slice head refit as session 9 (2000 steps,
-  20 min) and calibration on the same volumes and seeds (67 s).
-  - Validation: 29.56 dB at step 17745, 29.86 at 27745, still rising by 0.01-0.02 dB per
-    500 steps at the end. Against the recomputed 29.49 dB at 15745 that is +0.37 dB over
-    1.76x the steps: **the MR curve is still not flat.**
-  - Patch table (fine-tuning's end, against mr_floor's, same samples): noise +0.3 to
-    +0.7 dB, spike +0.4 to +0.8, motion +0.3, Gibbs +0.1; every blur row now above its
-    input (+0.03 to +0.04). Still below: every bias-field row, mild ghosting (-0.09) and
-    mild and moderate undersampling. Clean patches 58.3 -> 59.9 dB.
-  - Whole held-out volumes (calibrated `restore`): mean over single types +0.76 ->
-    +1.02 dB; spike +2.70 -> +4.20, noise +3.34 -> +3.75, motion +0.03 -> +0.12 (now
-    ahead of TV's +0.11), Gibbs +0.06; blur above its input at every severity. Cells at
-    or below their input 11 -> 8, all within 0.011 dB (bias field, ghosting, moderate
-    and severe undersampling). Mixtures up 0.13-0.20 dB; clean 78.7 -> 75.0 dB.
-  - Report: whole-volume top-1 77 -> 78 % (ghosting 5 -> 7, motion 5 -> 4 of 12);
-    patch top-1 48 -> 52 %.
-  - Shipped: better on every type it changes, the clean loss is 35 dB above the bar.
-    Two MR bars stay missed (above input, top-1) and the curve is not flat.
-
-### Session 11 (2026-11-27): CT fine-tuned for one more doubling of its steps; MR curve points recomputed
-
-- **CT: 7076 more fine-tuning steps** from the session-9 file, which doubles its
-  fine-tuning (7076 -> 14152 steps): `training/configs/ct_long.yaml`, ct_floor60's
-  recipe (PSNR loss floored at 60 dB) with a fresh cosine from 5e-4, 73 min on the
-  2-core CPU (1 thread, the sinogram simulation in one worker, 1.62 steps/s).
-  - Validation: 39.75 dB at step 7076, 39.78 dB at 14152 (+0.02 dB), between 39.71
-    and 39.78 dB after a 39.89 blip at its step 750. **The CT curve is flat by the
-    issue's bar.**
-  - Patch table against the session-9 file (same samples): mean gain over single-type
-    rows +2.46 -> +2.65 dB; mild and moderate blur now above their input (+0.07,
-    +0.03 dB); mild ring still below (-2.06 -> -1.76 dB); top-1 88 -> 92 %; clean
-    patches 48.4 -> 48.6 dB, though clean patches are called clean less often (exact
-    accuracy 1.00 -> 0.75).
-  - Whole held-out slab (calibrated `restore`, one case per type and severity): a
-    trade. Mean over single types +2.59 -> +2.50 dB: mild sparse view +3.18 -> +1.36,
-    mild and moderate ring +1.17 / +2.37 -> +0.83 / +1.90, severe low dose +5.25 ->
-    +6.60, severe ring +3.14 -> +3.95. Mixtures +4.12 -> +4.67 dB, clean 76.7 ->
-    83.3 dB, every case still above its input, whole-volume top-1 still 100 %.
-  - Shipped because it ends a flat curve, meets the patch top-1 bar and lifts blur
-    above its input on patches. The mild sparse-view loss on the slab is real and
-    recorded here.
-- **The MR curve's lost points were recomputed** from the MR files shipped in git
-  (`training/records/revalidate.py`: the training loop's `validate` on `mr_floor`'s
-  fixed samples; the last file reproduces `mr_floor`'s logged point to the last digit):
-  29.15 dB at step 5745, 29.21 at 11745, 29.49 at 15745, 29.56 at 17745. No point lies
-  near half the last step, so the card reads 11745 -> 17745 (1.5x the steps):
-  +0.35 dB. **The MR curve is not flat**; most of that came with the PSNR loss
-  (session 8), not with more steps of one loss.
-- **The card now states the bars as shipped** (below each patch table): `restore()`
-  with the calibrated strength on whole held-out volumes, from the benchmark results.
-  CT meets all three there; MR misses two (11 type x severity cells within 0.011 dB
-  below their input, top-1 77 %).
-
-### Session 10 (2026-11-27): two experiments, neither shipped; session 9's networks, recalibrated
-
-- **2.5-D input by inflation.** Both networks were widened to three input slices (the
-  first conv's kernel on the centre slice, zeros on the neighbours, so step 0 is the
-  shipped network) and fine-tuned from the shipped files: MR 3000 steps at a 60 dB
-  floor (44 min), CT 1764 of 3000 steps (36 min, stopped), on the 2-core CPU side by
-  side. The neighbours' kernels stayed at 1.6 % (MR) and 2.3 % (CT) of the centre's,
-  and the patch tables (same slices and records, the shipped file widened as baseline)
-  moved +0.02 and +0.06 dB: what more single-slice steps give. A 2.5-D network has to
-  be trained from the start. training/records/experiments/s10_25d.
-- **A coarse log-intensity branch in the MR head** (16 x 16 map of the slice, for the
-  bias field), refit like the shipped head (2000 steps, 21 min): whole held-out top-1
-  77 -> 76 %, bias field still at the per-volume prior (6 of 12). A linear probe of the
-  map separates bias fields at AUC 0.92 on training volumes and 0.53 on the held-out
-  brain. Reverted; training/records/experiments/s10_coarse_head.
-- **The MR report's motion, ghosting and bias-field hits are a prior.** On each
-  held-out volume p(bias field) is the same for the clean scan and every severity of the
-  field (0.45 brain, 0.33 breast); the top guess among these three types is mostly the
-  volume's favourite. The README now says so where it described the bias-field
-  finding as detected.
-- **Both files were recalibrated** (same volumes and seeds: the gain tables came out
-  identical) to add the recall table below each gain table: the share of each type's
-  unseen degraded cases in which the report named it. `classify`, its JSON and the
-  widget now mark MR motion, ghosting and bias field (recall 0-0.33) as unreliable; every
-  CT type and every other MR type is named in 0.56-1.0 of its cases.
-
-### Session 9 (2026-11-27): the PSNR loss's floor raised to 50 (CT: then 60) dB; records in git
-
-- **What changed.** Session 8's PSNR loss floors each sample's MSE at 40 dB, so inputs
-  already near 40 dB get almost no push: CT mild ring (input 51.8 dB) and mild blur
-  (42.7 dB) and MR mild bias field (43.4 dB) came back worse than they went in.
-  `finetune.psnr_floor_db: 50` (`training/configs/{mr,ct}_floor.yaml`) keeps pushing
-  them. Both networks had 2000 more fine-tuning steps with it from the session-8 files,
-  side by side on the 2-core CPU with 1 thread each (MR 24 min, CT 30 min). MR then had
-  the same augmented head refit (2000 steps, 23 min), CT 2000 more steps at 60 dB
-  (below), and both were recalibrated.
-- **CT** (patch table, against the session-8 file on the same samples):
-  - the mean gain over single-type rows went +1.43 -> +2.31 dB; low dose +1.1 / +2.0 /
-    +2.8 dB by severity, ring +0.6 / +0.6 / +1.2, sparse view +0.1 / +0.7 / +0.9;
-  - blur and mild ring were still below their input, but less: mild blur -0.80 ->
-    -0.33 dB, mild ring -2.97 -> -2.33 dB. Clean patches 47.2 -> 47.8 dB, top-1 81 -> 84 %;
-  - the validation curve went 38.77 -> 39.64 dB, and its last 1000 steps still gained
-    0.12 dB. So CT had 2000 more steps with the floor at 60 dB
-    (`training/configs/ct_floor60.yaml`, 28 min, partly beside a CI run): validation
-    39.64 -> 39.75 dB (a peak of 39.80 at its step 750, then flat), patch mean +2.31 ->
-    +2.47 dB, clean 47.8 -> 48.4 dB, mild ring -2.33 -> -2.06 dB, top-1 84 -> 88 %.
-    Severe blur is now level with its input, mild and moderate blur 0.2 and 0.04 dB
-    below it;
-  - whole held-out slab (`python -m benchmarks quality --modality CT --merge`): no type
-    is worse than its input any more. Over the session, CT blur went -0.10 -> +0.18 dB,
-    low dose +3.35 -> +5.32, ring +1.06 -> +2.23 and clean 69.5 -> 76.7 dB. The 60 dB
-    step helped every case but mild sparse view (+3.51 -> +3.18 dB).
-- **MR** (patch table):
-  - the mean gain over single-type rows went +0.77 -> +0.85 dB, and clean patches went
-    53.1 -> 58.3 dB. Mild bias field went -1.66 -> -0.63 dB, noise gained up to 0.3 dB
-    and spike up to 0.2 dB;
-  - blur, Gibbs ringing, motion, ghosting and undersampling moved by 0.04 dB or less.
-    Rows at or below their input went 8 -> 10 of 24; all but mild bias field are
-    within 0.05 dB of it;
-  - the validation curve is flat within this run (29.56-29.62 dB, -0.01 dB over its
-    last doubling). The 50 dB floor lifted it from session 8's 29.42-29.55 dB;
-  - whole held-out volumes (docs/benchmarks.md): clean volumes come back at 78.7 dB
-    (was 67.6), spike and noise gained 0.1 to 0.9 dB, and the worst case went -0.60 ->
-    -0.02 dB. The report went 76 -> 77 % top-1, but its severity (type right) fell
-    77 -> 70 %, as with session 8's second head refit.
-- **The records are in git now** (training/records). Until session 8 the card was made
-  from the ignored `runs/gpu/`, which was lost with its machine. The evaluations were
-  recomputed from the files in git: MR to the last digit, CT within 0.01 dB. The
-  configs were re-dumped and the wall times transcribed. The validation curves of
-  sessions 3-8 are lost. Their plots are kept (below each model). Without them the MR
-  flatness bar cannot be read; the CT one can, because session 9's own runs already
-  cover its last doubling.
-
-### Session 8 (2026-11-27): fine-tuning with a per-sample PSNR loss
-
-- **What changed.** Until now every fine-tuning minimised L1 over the batch. Its
-  gradient is dominated by the samples with the largest errors (noise, spike), so the
-  types with small errors (bias field, ghosting, Gibbs) were never weighed: 6000 more L1
-  steps in session 7 moved the patch table's mean gain over single-type rows by
-  -0.01 dB. `finetune.restoration_loss: psnr` (`training.engine.psnr_loss`) minimises
-  the mean over samples of `log10(MSE_i + 1e-4)`: every sample's error counts on a log
-  scale, floored at 40 dB.
-- **MR: 4000 more fine-tuning steps with it** from the session-7 file
-  (`training/configs/mr_psnr.yaml`; augmentation on, peak LR 5e-4, 40 min on the 2-core
-  CPU with 1 thread, 1.67 steps/s), then the same augmented head refit (2000 steps,
-  23 min, sharing the CPU) and calibration. Patch table against the session-7 file:
-  - the mean gain over single-type rows went +0.27 -> +0.76 dB;
-  - clean patches went 45.0 -> 53.1 dB;
-  - rows at or below their input went 17 -> 8 of 24. The worst was mild bias field,
-    -5.2 -> -1.7 dB;
-  - Rician noise gained 0.6 to 1.1 dB per severity, spike 0.4 to 0.6 dB, and motion
-    is now above its input at every severity (+0.1 to +0.2 dB).
-- **Whole held-out volumes** (`python -m benchmarks quality` / `classify`):
-  - the mean gain over single types went +0.48 -> +0.68 dB: noise +2.06 -> +3.20, spike
-    +1.86 -> +2.20;
-  - mixtures went +1.42 -> +2.00 dB, and clean volumes come back at 67.6 dB (was 62.7);
-  - the worst case went -1.19 -> -0.60 dB (mild spike on the brain);
-  - the report went 74 -> 76 % top-1 (ghosting 2 -> 4 of 12), and clean is still clean.
-- **Calibration moved** (the session-8 table; session 9's is below): mild noise and
-  mild spike 0.61 -> 1.0, bias field 0 / 0.08 / 0.26 -> 0.29 / 0.25 / 1.0. Ghosting
-  0.11-0.31 -> 0, and severe
-  undersampling 1.0 -> 0. The network's change on a clean slice went 0.72 % -> 0.27 %
-  of the 99.5th percentile (rms).
-- **Still not learned: blur, Gibbs ringing, ghosting, undersampling** (patch rows within
-  +-0.05 dB of the input). MR blur is k-space truncation plus slice thickness: the
-  detail is gone rather than smeared, and a single-slice 2-D network cannot see the
-  through-plane part. The validation curve was not flat by the bar: the loss change
-  lifted it by 0.24 dB within 500 steps, after which it stayed within 29.42-29.55 dB.
-- **CT: 2000 more fine-tuning steps with it** from the session-5 file
-  (`training/configs/ct_psnr.yaml`: batch 16 of 8 patches per slice, peak LR 5e-4, no
-  augmentation, so the loss is the only change; 28 min on the 2-core CPU with 1 thread,
-  1.18 steps/s, 39 % of it waiting for the sinogram simulation), then calibration. The
-  CT head had no whole-slice refit; the fine-tuning trains it on patches.
-  - Patch table: the mean gain over single-type rows went +0.96 -> +1.43 dB, mild low
-    dose -0.05 -> +0.69 dB, and top-1 73 -> 81 %. Clean patches stayed at 47 dB. Blur
-    (-0.8 to -0.1 dB) and mild ring (-3.0 dB) are unchanged: those inputs are above
-    the 47 dB the network returns on a clean patch, and the loss's 40 dB floor gives
-    no push there.
-  - Whole held-out slab: the mean gain over single types went +0.83 -> +1.67 dB. Low
-    dose went +1.41 -> +3.35, ring +0.32 -> +1.06, sparse view +1.61 -> +2.37 and
-    mixtures +1.14 -> +2.51. Blur went -0.03 -> -0.10 dB, because the new calibration
-    trusts the blur change (1.0 on the head and spine) and it does not help on the
-    chest. Clean CT comes back at 69.5 dB (was 72.1).
-  - The report went 79 -> 96 % top-1, and clean CT is now reported clean (0 -> 2 of 2).
-    The strict-xfail test for severe low dose passed and was promoted to a plain test.
-  - The validation curve rose 38.38 -> 38.77 dB and was still rising (+0.06 dB over its
-    last 250 steps). Longer runs would likely help.
-- **No same-budget L1 control was run.** The evidence that the loss, not the steps,
-  made the difference is the two earlier L1 continuations: session 4 (5745 steps,
-  +0.06 dB mean) and session 7 (6000 steps, -0.01 dB).
-
-### Session 7 (2026-11-27): the MR file is an augmented second fine-tuning
-
-- **What changed.** Training slices can now be augmented (`data.augment`; docs/
-  architecture.md): a random axis of near-isotropic volumes, quarter turns, flips,
-  zoom-out up to 2x and an MR gamma curve, all before the simulator degrades the slice.
-  The five MR training volumes are all axial T1 brains near 1 mm. The MR network was
-  fine-tuned again with it: 6000 steps of batch 16 from the session-6 file, peak LR
-  5e-4, k-space head on (`training/configs/mr_cont.yaml`). It ran on the 2-core CPU
-  with 1 thread in 62 min (1.63 steps/s), sharing the CPU. Then the head was refit on
-  whole slices with augmentation, 2000 steps in 19 min (`training/configs/mr_head.yaml`),
-  and the file was calibrated again.
-- **Validation curve** (same 32 held-out samples as every MR run): 29.15 dB at the end
-  of the first fine-tuning, 29.02 at step 1000 of the second (its warm-up), 29.21 at its
-  end. That is +0.06 dB over a doubling of the fine-tuning steps, so the curve was flat by
-  the issue's bar (until session 8's loss change lifted it again). Caveat: session 4's continuation without
-  augmentation (GPU, 5745 steps) gained 0.23 dB over its doubling, so the augmented
-  objective is flat, but the plain one was not.
-- **Calibration on the two unseen templates moved** (the session-7 table, against
-  session 5; session 8's is below).
-  Mild Rician noise went 0.09 -> 0.61. Ghosting went 0 -> 0.11 / 0.29 / 0.31. Bias field
-  went 0 -> 0 / 0.08 / 0.26, and severe undersampling 0 -> 1.0. Mild spike went
-  0.70 -> 0.61. Before augmentation, the network's change helped on these types only on
-  its training anatomy.
-- **Whole held-out volumes** (`python -m benchmarks classify` / `quality`, docs/
-  benchmarks.md):
-  - The report got better. MR top-1 went 65 -> 74 %, and motion is named for the first
-    time (5 of 12). Ghosting is 2 of 12, blur 12 of 12, severity 61 -> 75 %. Clean
-    volumes are still reported clean.
-  - The restoration is a trade. Over single types the mean gain went +0.57 -> +0.48 dB:
-    spike +2.47 -> +1.86 dB (mostly one case: severe spike on the breast, +9.5 ->
-    +4.6 dB), Rician noise +2.12 -> +2.06. Structured types stay within +-0.1 dB (bias
-    field -0.03 -> -0.08, ghosting -0.02 -> -0.05). Clean inputs come back at 62.7 dB
-    (was 71.8).
-  - The patch table barely moved (mean gain over single-type rows +0.28 ->
-    +0.27 dB), so the network did not learn blur, motion or bias field at this size and
-    budget with augmentation either.
-- **Not shipped:** a head refit with augmentation on the session-6 backbone, with the
-  two calibration templates added to its training data (3000 steps, 30 min). It reached
-  67 % top-1 but reported the clean breast as undersampled (p = 0.56).
-
-### Notes from the training runs (2026-11-26, session 3)
-
-- **Trained for 8 minutes on a lent GPU** (one H100 with 16 CPU cores; MR and CT ran
-  side by side). `python -m training.timed` measured the step rate during
-  pre-training and chose the fine-tuning steps to fit the budget. No run was cut
-  short.
-  - MR: 1500 + 5745 steps of batch 16. That is 3.6 times the steps of the CPU run
-    behind the previous weights (400 + 1600). 27 steps/s, data wait 7 %.
-  - CT: 400 + 1076 steps of batch 32, 8 patches per slice. That is 3.3 times the
-    patches of the previous weights (300 + 600 steps of batch 16).
-  - CT is bound by its sinogram physics: 5 data workers per run left the GPU waiting
-    75 % of each step.
-- **Against the previous (CPU) weights, on the same validation samples:**
-  - MR: top-1 32 -> 42 %; clean 41.2 -> 44.6 dB. The worst harm shrank: mild bias
-    field -7.4 -> -5.4 dB, mild ghosting -2.2 -> -0.7 dB.
-  - CT: top-1 69 -> 73 %; clean 45.9 -> 47.3 dB. Moderate ring is now restored
-    (-0.46 -> +0.28 dB), and mild low dose is nearly neutral (-0.39 -> -0.05 dB).
-- **The CT curve was flat by the issue's bar; the MR curve was not** (at session 3).
-  MR still gained from more steps.
-- **A second MR fine-tuning cycle was tried and not shipped** (session 4, 3 minutes on
-  a lent H200, 37 steps/s): 5745 more steps from the shipped weights, peak LR 5e-4,
-  the same data and validation samples (`python -m training finetune --init
-  runs/gpu/mr_ft/last.pt`; its run folder is not in git). Validation PSNR rose by
-  0.23 dB (29.15 -> 29.39) over this doubling of fine-tuning steps, so the MR curve
-  is still not flat. Per type it was a trade: spike (+0.3 to +0.5 dB) and moderate
-  noise gained, mild noise (-0.6 dB), mild ghosting and clean inputs (44.6 ->
-  44.1 dB) lost. The mean over single-type rows rose only 0.06 dB, and as many rows
-  (15 of 24) still end below their input. Without a matching ablation, the shipped
-  weights stayed.
-- **The MR report (session 3 head) did not recognise motion, ghosting, bias field or
-  undersampling.** On the whole held-out volumes (`python -m benchmarks classify`) its top guess
-  among those four follows the volume, not the degradation: bias field for the brain
-  (itk_t1_coronal: 23 of 24 such cases, and both clean ones), undersampling or
-  ghosting for the breast. These are global k-space artefacts (copies shifted by
-  half the field of view, smooth fields), and 64 px training patches do not show
-  them. A session-4 experiment retrained only the head (backbone frozen) on whole
-  192 px slices, 600 steps of batch 8 on the CPU: whole-volume MR top-1 moved 56 ->
-  58 % (2 of 96 cases), motion and ghosting still 0 of 24. The frozen features do not
-  carry these artefacts; a backbone trained on a larger field of view is the lever.
-- **Session 6: the MR classifier was refit on whole slices with a k-space branch**
-  (`python -m training head --config training/configs/mr_head.yaml` as of 9e018c0, `--run-dir
-  runs/gpu/mr_head_s6 --init src/napari_dcpt/weights/mr.safetensors --threads 1`, 4000 steps
-  of 8 slices, 52 min on the 2-core CPU, then `python -m training export`). The backbone
-  tensors are identical (checked), so the session-5 calibration table was carried over
-  with `models.weights.rewrite_extra` instead of being re-measured. Whole held-out
-  volumes: MR top-1 56 -> 65 %; Gibbs 12/12, undersampling 10/12; motion and ghosting
-  still 0/24 (docs/architecture.md). The ablation model keeps its own head (no refit).
-- **At inference the change is scaled by the report** (session 4): `restore` applies
-  `1 - p(clean)` of the network's change by default (docs/architecture.md). The tables
-  below are the raw networks on patches. On whole held-out volumes the scaling lifts
-  clean MR 41.2 -> 46.6 dB and clean CT 53.0 -> 58.7 dB, and MR bias field goes
-  -3.9 -> -1.8 dB (`python -m benchmarks quality`). The MR "harm" on bias field was the
-  network's fixed change to real detail (1.7 % rms on the brain volume, the same with
-  or without a field), not a wrong correction.
-- **Since session 5 the strength is calibrated per type and severity.** `python -m
-  training calibrate` measures the least-squares share `g` of the network's change
-  that moves a degraded slice towards its clean original, on volumes it was not
-  trained on, and embeds the table (below each model). `restore` applies
-  `(1 - p(clean)) x (1 - prod_k (1 - p_k g_k))` of the change: the chance that a type
-  the network can fix is present.
-  - MR: on its five training volumes the network looked able to fix ghosting (gains
-    0.45 / 0.87 / 1.0 by severity) and undersampling (1.0). On two volumes it never
-    saw (the macaque and MNI152 2009a templates), every structured type gets 0; only
-    moderate and severe Rician noise (1.0) and spike (0.7 to 1.0) are trusted. It
-    learned those artefacts on its training anatomy only.
-  - CT: unseen volumes (the eCT_Supplemental brain and pydicom's CT_small spine crop)
-    give sparse view 1.0, blur 0 (mild, moderate), ring 0.04 to 0.43 and low dose 0.08
-    to 0.55. Low-dose severity is a dose, not a noise level: one mild record adds
-    4 HU of noise to CT_small, 14 HU to eCT and 21 HU to the chest (moderate 8 / 24 /
-    38, severe 14 / 44 / 72). On heads the correction helps less: the training
-    volumes weighted equally (head atlas and chest) give low dose 0.12 / 0.29 / 0.67
-    and ring 0.02 / 0.07 / 0.26. The data cache has no unseen body CT; recalibrating
-    on one is a single command.
-  - Whole held-out volumes (`python -m benchmarks quality`): clean MR 46.6 -> 67.5 dB,
-    clean CT 58.7 -> 72.1 dB; MR bias field -1.84 -> -0.04 dB, ghosting -0.24 ->
-    -0.02, Gibbs -0.07 -> +0.01, undersampling -0.05 -> -0.00; CT blur -0.11 -> -0.03.
-    The cost: MR Rician noise +2.15 -> +1.98, spike +2.53 -> +2.33, MR mixtures 0.1 to
-    0.3 dB; on the chest (the same patient as the CT training slab) low dose
-    +2.10 -> +1.41 and ring +1.02 -> +0.32 dB. Mean over single types: MR +0.32 ->
-    +0.54 dB, CT +1.16 -> +0.83 dB.
-  - A first version weighted the table by each type's share of the summed
-    probabilities. It diluted noise with the bias field that the MR report sees in
-    every brain (Rician +0.96, spike +0.81 dB): the types are multi-label, so a
-    detected but unfixable type must not scale down a fixable one.
-- **What still did harm after session 5** (whole held-out volumes, calibrated strength):
-  MR bias field (mild: -0.07 dB brain, -0.13 dB breast), mild ghosting (-0.02 / -0.07), mild spike on
-  the brain (-0.8 dB: the table trusts spike, and this volume's mild spike is not
-  fixed) and mild Rician noise on the brain (-0.1 dB); CT mild blur (-0.07 dB). The raw
-  networks (the tables below, no scaling) do more harm: the network detects MR bias
-  field and CT blur but did not learn to undo them at this budget.
-- **DCPT pre-training, against the same total steps from random initialisation:**
-  MR +0.10 dB, CT -0.14 dB (mean restored PSNR over single-type rows). With the CPU
-  budgets it was MR +0.00 and CT -0.30, so the sign follows the budget. The paper's
-  +2.55 dB came from far longer schedules.
-- **On the GPU machine the MR data were converted.** It has no SimpleITK, so the two
-  MR NRRD volumes were carried as NIfTI conversions. `napari_dcpt.io` read them back
-  with identical voxels and affine. That is why the run configs name
-  `.gpu/data/mr/*.nii.gz`; `training/configs/mr.yaml` reads the original NRRD files.
-- **Still true from session 2:**
-  - `training/data.LoadVolume` is a MONAI `Transform`, so `CacheDataset` caches
-    (MR 210 -> 8 ms per sample).
-  - The classifier head works on log local-energy maps (docs/architecture.md).
-"""
-
 
 # Further fine-tuning runs from the previous one's weights, in the order they ran:
 # ``<runs>/<mod>_<name>``. Their steps count on after the first fine-tuning's.
@@ -547,6 +212,10 @@ def gain_since_half(ms: list[dict[str, Any]]) -> tuple[int, int, float] | None:
     return after[0]["step"], last["step"], last["psnr_restored"] - after[0]["psnr_restored"]
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def _bars(ev: dict[str, Any]) -> list[str]:
     rows = [r for r in ev["rows"] if r["condition"] not in ("clean", "mixed")]
     worse = [
@@ -560,21 +229,26 @@ def _bars(ev: dict[str, Any]) -> list[str]:
         f"- restored PSNR above the degraded input for every type and severity: "
         f"{'met' if not worse else 'NOT met (' + ', '.join(worse) + ')'}",
         f"- clean input comes back at >= 40 dB against itself: "
-        f"{'met' if clean['psnr_restored'] >= 40 else 'NOT met'} ({clean['psnr_restored']:.1f} dB)",
+        f"{_met(clean['psnr_restored'] >= 40)} ({clean['psnr_restored']:.1f} dB)",
         f"- mean top-1 accuracy on single degradations >= 90 %: "
-        f"{'met' if acc >= 0.9 else 'NOT met'} ({100 * acc:.0f} %)",
+        f"{_met(acc >= 0.9)} ({100 * acc:.0f} %)",
     ]
 
 
-def shipped_bars(bench: Path, mod: str) -> list[str]:
-    """The quality bars of the product as a user runs it: `restore()` with the calibrated
-    strength on whole held-out volumes, from the benchmark results in ``bench``
-    (`python -m benchmarks quality` and `classify`; docs/benchmarks.md). Masked 3-D
-    PSNR, each (type, severity) averaged over the held-out volumes."""
+def shipped_quality(bench: Path, mod: str) -> dict[str, Any] | None:
+    """The product as a user runs it: `restore()` with the calibrated strength on whole
+    held-out volumes, from the benchmark results in ``bench`` (`python -m benchmarks
+    quality` and `classify`; docs/benchmarks.md). Masked 3-D PSNR, each (type,
+    severity) averaged over the held-out volumes. None without results for ``mod``.
+
+    Returns ``worse`` (``"type/severity +x.xxx dB"`` for each cell at or below its
+    input), ``cells``, ``clean`` (dB, or None), ``top1`` (0..1, or None), and where
+    the numbers come from (``run``, ``weights``, ``classify_date``).
+    """
     quality, classify = _json(bench / "quality.json"), _json(bench / "classify.json")
     key = mod.upper()
     if quality is None or key not in quality.get("models", {}):
-        return []
+        return None
     rows = [r for r in quality["rows"] if r["modality"] == key]
     inp = {(r["volume"], r["case"]): r["psnr_mask"] for r in rows if r["method"] == "input"}
     gains: dict[tuple[str, str], list[float]] = {}
@@ -587,11 +261,6 @@ def shipped_bars(bench: Path, mod: str) -> list[str]:
         elif r["kind"] == "single":
             gain = r["psnr_mask"] - inp[(r["volume"], r["case"])]
             gains.setdefault((r["type"], r["severity"]), []).append(gain)
-    worse = [
-        f"{t}/{sev} {np.mean(g):+.3f} dB"
-        for (t, sev), g in sorted(gains.items())
-        if np.mean(g) <= 0
-    ]
     run = (
         max(
             (r for r in quality.get("runs", []) if key in r["modalities"]),
@@ -600,30 +269,111 @@ def shipped_bars(bench: Path, mod: str) -> list[str]:
         )
         or quality["environment"]
     )  # a results file from before runs were listed
+    res = ((classify or {}).get("results", {}).get(key) or {}).get("napari-dcpt")
+    return {
+        "worse": [
+            f"{t}/{sev} {np.mean(g):+.3f} dB"
+            for (t, sev), g in sorted(gains.items())
+            if np.mean(g) <= 0
+        ],
+        "cells": len(gains),
+        "clean": float(np.mean(clean)) if clean else None,
+        "top1": res["single_top1"] if res is not None else None,
+        "run": run,
+        "weights": Path(quality["models"][key]["napari-dcpt"]).name,
+        "classify_date": (classify or {}).get("environment", {}).get("date_utc"),
+    }
+
+
+def shipped_bars(bench: Path, mod: str) -> list[str]:
+    """The quality bars of `shipped_quality`, as Markdown (empty without results)."""
+    q = shipped_quality(bench, mod)
+    if q is None:
+        return []
+    worse = q["worse"]
     lines = [
         "Quality bars as shipped (`restore()` with the calibrated strength, whole held-out "
-        f"volumes; `python -m benchmarks quality` of {run['date_utc']} at {run['git_commit']}, "
-        f"weights `{Path(quality['models'][key]['napari-dcpt']).name}`):",
+        f"volumes; `python -m benchmarks quality` of {q['run']['date_utc']} at "
+        f"{q['run']['git_commit']}, weights `{q['weights']}`):",
         "",
         f"- restored PSNR above the degraded input for every type and severity: "
         f"{'met' if not worse else 'NOT met (' + ', '.join(worse) + ')'}"
-        f" ({len(gains)} type x severity cells)",
+        f" ({q['cells']} type x severity cells)",
     ]
-    if clean:
-        c = float(np.mean(clean))
+    if q["clean"] is not None:
         lines.append(
             f"- clean input comes back at >= 40 dB against itself: "
-            f"{'met' if c >= 40 else 'NOT met'} ({c:.1f} dB)"
+            f"{_met(q['clean'] >= 40)} ({q['clean']:.1f} dB)"
         )
-    res = ((classify or {}).get("results", {}).get(key) or {}).get("napari-dcpt")
-    if res is not None:
-        acc = res["single_top1"]
+    if q["top1"] is not None:
         lines.append(
             f"- mean top-1 accuracy on single degradations >= 90 %: "
-            f"{'met' if acc >= 0.9 else 'NOT met'} ({100 * acc:.0f} %, "
-            f"`python -m benchmarks classify` of {classify['environment']['date_utc']})"
+            f"{_met(q['top1'] >= 0.9)} ({100 * q['top1']:.0f} %, "
+            f"`python -m benchmarks classify` of {q['classify_date']})"
         )
     return [*lines, ""]
+
+
+def curve_status(curve: list[dict[str, Any]]) -> tuple[bool | None, str]:
+    """The flatness bar on a fine-tuning curve (`fine_tuning_curve`): (met, how it was
+    read); met is None when the kept records cannot tell."""
+    flat = flatness(curve)
+    if flat is not None:
+        a, b, gain = flat
+        return gain < 0.1, f"{gain:+.2f} dB from step {a} to {b}"
+    part = gain_since_half(curve)
+    if part is not None and part[2] >= 0.1:
+        a, b, gain = part
+        return False, (
+            f"{gain:+.2f} dB from step {a} to {b} already, {b / a:.1f}x the steps (no "
+            f"validation point near step {b // 2}; a rising curve gains at least that over "
+            "the doubling)"
+        )
+    return None, "not measurable from the kept records (no validation point near half)"
+
+
+def summary(runs: Path, bench: Path) -> list[str]:
+    """The issue's four quality bars for both models, side by side: the first thing a
+    reader of the card needs. The sections below hold the numbers behind each cell."""
+
+    def cell(ok: bool | None, detail: str) -> str:
+        return f"{'?' if ok is None else _met(ok)}: {detail}"
+
+    cols: dict[str, list[str]] = {}
+    for mod in ("mr", "ct"):
+        q = shipped_quality(bench, mod)
+        n_worse = len(q["worse"]) if q else 0
+        curve_ok, curve_how = curve_status(fine_tuning_curve(runs, mod))
+        cols[mod] = [
+            cell(None, "no benchmark results")
+            if q is None
+            else cell(not n_worse, f"{q['cells'] - n_worse} of {q['cells']} cells above"),
+            cell(None, "not measured")
+            if q is None or q["clean"] is None
+            else cell(q["clean"] >= 40, f"{q['clean']:.1f} dB"),
+            cell(None, "not measured")
+            if q is None or q["top1"] is None
+            else cell(q["top1"] >= 0.9, f"{100 * q['top1']:.0f} %"),
+            cell(curve_ok, curve_how.split(" (")[0]),
+        ]
+    names = [
+        "restored PSNR above the degraded input, every type x severity",
+        "a clean input comes back at >= 40 dB PSNR",
+        "mean top-1 accuracy on single degradations >= 90 %",
+        "validation curve flat (< 0.1 dB over the last doubling of fine-tuning steps)",
+    ]
+    return [
+        "## At a glance: the quality bars",
+        "",
+        "The first three on whole held-out volumes as a user runs the product (`restore()` "
+        "with its calibrated strength; `python -m benchmarks quality|classify`), the last on "
+        "the validation patches during training. Each model's section has the numbers.",
+        "",
+        "| bar | MR | CT |",
+        "|---|---|---|",
+        *(f"| {n} | {m} | {c} |" for n, m, c in zip(names, cols["mr"], cols["ct"])),
+        "",
+    ]
 
 
 def _calibration(weights: Path) -> list[str]:
@@ -766,22 +516,12 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         *_bars(ev),
     ]
     curve = fine_tuning_curve(runs, mod)
-    flat = flatness(curve)
+    ok, how = curve_status(curve)
     bar = "- validation curve flat (< 0.1 dB over the last doubling of fine-tuning steps): "
-    if flat is not None:
-        a, b, gain = flat
-        lines.append(
-            f"{bar}{'met' if gain < 0.1 else 'NOT met'} ({gain:+.2f} dB from step {a} to {b})"
-        )
-    elif (part := gain_since_half(curve)) and part[2] >= 0.1:
-        a, b, gain = part
-        lines.append(
-            f"{bar}NOT met: {gain:+.2f} dB from step {a} to {b} already, {b / a:.1f}x the steps "
-            f"(no validation point near step {b // 2}; a rising curve gains at least that over "
-            "the doubling)"
-        )
+    if ok is not None:
+        lines.append(f"{bar}{_met(ok)} ({how})")
     else:
-        lines.append(f"{bar}not measurable from the kept records (no validation point near half)")
+        lines.append(f"{bar}{how}")
         tuned = fine_tuning_runs(runs, mod)
         own = flatness(_jsonl(runs / tuned[-1][0] / "metrics.jsonl")) if tuned else None
         if own is not None:  # the trend of the last run on its own
@@ -850,7 +590,20 @@ def main() -> None:
         "",
         "Two small 2-D NAFNet-style restoration networks (one per modality) with the DCPT",
         "degradation classifier head, trained by this repository's recipe on the real data",
-        "cache (`../shared/data/fetch_data.sh`). Made by:",
+        "cache (`../shared/data/fetch_data.sh`).",
+        "",
+        "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
+        "device. Limits: trained for minutes (8 on one GPU; then MR 4.2 and CT 2.7 more hours of fine-tuning "
+        "on a 2-core CPU), "
+        "not days, on a handful of public "
+        "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
+        "",
+    ]
+    lines += summary(runs, Path(args.bench))
+    for mod in ("mr", "ct"):
+        lines += section(runs, mod, out, Path(args.bench))
+    lines += [
+        "## How the files were made",
         "",
         "```bash",
         "python -m training.prepare_ct --out runs/data/ct   # CT train/validation slabs",
@@ -952,17 +705,10 @@ def main() -> None:
         f"Export, evaluation and this card ran on the 2-core {platform.machine()} CPU. Weights",
         "are safetensors with the network config and vocabulary embedded.",
         "",
-        "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU; then MR 4.2 and CT 2.7 more hours of fine-tuning "
-        "on a 2-core CPU), "
-        "not days, on a handful of public "
-        "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
-        "",
-        NOTES,
-        "",
     ]
-    for mod in ("mr", "ct"):
-        lines += section(runs, mod, out, Path(args.bench))
+    notes = runs / "NOTES.md"
+    if notes.is_file():  # the hand-written history, its title one level down
+        lines += ["", "## History", "", *notes.read_text().splitlines()[1:]]
     (out / "MODEL_CARD.md").write_text("\n".join(lines))
     print(f"wrote {out / 'MODEL_CARD.md'}")
 

@@ -148,10 +148,9 @@ def test_recomputed_points_fill_the_gaps_of_lost_records_and_bound_the_doubling(
     assert gain_since_half(curve[-1:]) is None
 
 
-def test_shipped_bars_read_the_whole_volume_benchmarks(tmp_path):
+def _ct_benchmarks(tmp_path):
+    """Benchmark results for CT only: ring above its input, severe blur below."""
     import json
-
-    from training.model_card import shipped_bars
 
     def row(method, kind, typ, sev, psnr, volume="v1"):
         return {
@@ -184,9 +183,41 @@ def test_shipped_bars_read_the_whole_volume_benchmarks(tmp_path):
     }
     (tmp_path / "classify.json").write_text(json.dumps(classify))
 
+
+def test_shipped_bars_read_the_whole_volume_benchmarks(tmp_path):
+    from training.model_card import shipped_bars
+
+    _ct_benchmarks(tmp_path)
+
     text = "\n".join(shipped_bars(tmp_path, "ct"))
 
     assert "NOT met (blur/severe -0.100 dB) (2 type x severity cells)" in text
     assert "against itself: met (70.0 dB)" in text
     assert ">= 90 %: met (95 %" in text
     assert shipped_bars(tmp_path, "mr") == []  # no MR results: no section
+
+
+def test_the_summary_sets_both_models_bars_side_by_side(tmp_path):
+    import yaml
+
+    from training.model_card import summary
+
+    _ct_benchmarks(tmp_path)  # CT benchmarked, never trained here; MR trained, never benchmarked
+    (tmp_path / "mr_ft").mkdir()
+    (tmp_path / "mr_ft" / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": 200}}))
+    _jsonl(tmp_path / "mr_ft" / "metrics.jsonl", ((100, 29.0), (200, 29.5)))
+
+    table = [line for line in summary(tmp_path, tmp_path) if line.startswith("| ")]
+    rows = {r[0]: r[1:] for r in (line.strip("| ").split(" | ") for line in table[1:])}
+
+    assert table[0] == "| bar | MR | CT |"
+    assert rows["restored PSNR above the degraded input, every type x severity"] == [
+        "?: no benchmark results",
+        "NOT met: 1 of 2 cells above",
+    ]
+    assert rows["a clean input comes back at >= 40 dB PSNR"] == ["?: not measured", "met: 70.0 dB"]
+    assert rows["mean top-1 accuracy on single degradations >= 90 %"][1] == "met: 95 %"
+    assert rows["validation curve flat (< 0.1 dB over the last doubling of fine-tuning steps)"] == [
+        "NOT met: +0.50 dB from step 100 to 200",
+        "?: not measurable from the kept records",
+    ]
