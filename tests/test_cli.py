@@ -311,3 +311,12 @@ def test_batch_names_the_unreadable_file_of_a_dicom_folder(tmp_path, capsys):
     assert code == EXIT_ERROR and err.count("\n") == 0, err
     assert f"{src}: no readable images: b.dcm: not a readable DICOM file" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_quiet_is_taken_before_or_after_the_command():
+    from napari_dcpt.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["restore", "a.nii", "b.nii", "--quiet"]).quiet
+    assert parser.parse_args(["-q", "restore", "a.nii", "b.nii"]).quiet  # not reset by restore
+    assert not parser.parse_args(["restore", "a.nii", "b.nii"]).quiet

@@ -19,6 +19,7 @@ from typing import Any
 from napari_dcpt.errors import DcptError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+QUIET_HELP = "no progress bars or summary lines (errors and warnings still print)"
 
 
 def _int_in(lo: int, hi: int) -> Any:
@@ -457,14 +458,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="napari-dcpt", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"napari-dcpt {__version__}")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP)
+    # Also after the command (`napari-dcpt restore IN OUT --quiet`), where users type it.
+    # SUPPRESS: a subcommand that was not given --quiet must not reset a global one.
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("info", help="series, geometry and modality of a scan")
+    p = sub.add_parser("info", parents=[quiet], help="series, geometry and modality of a scan")
     _add_input(p)
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("classify", help="what is wrong with a scan (degradation report)")
+    p = sub.add_parser(
+        "classify", parents=[quiet], help="what is wrong with a scan (degradation report)"
+    )
     _add_input(p)
     _add_model(p)
     p.add_argument(
@@ -473,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("restore", help="restore one scan")
+    p = sub.add_parser("restore", parents=[quiet], help="restore one scan")
     _add_input(p)
     p.add_argument(
         "output", help=".nii/.nii.gz/.nrrd/.mha file, or a folder for a derived DICOM series"
@@ -485,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_anonymize(p)
     p.set_defaults(func=cmd_restore)
 
-    p = sub.add_parser("batch", help="restore every scan under a folder (resumable)")
+    p = sub.add_parser(
+        "batch", parents=[quiet], help="restore every scan under a folder (resumable)"
+    )
     p.add_argument("input_dir")
     p.add_argument("output_dir")
     p.add_argument("--modality", default="auto", type=str.lower, choices=["auto", "mr", "ct"])
@@ -503,16 +514,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser("demo", help="restore the bundled MR and CT samples")
+    p = sub.add_parser("demo", parents=[quiet], help="restore the bundled MR and CT samples")
     p.add_argument("output_dir", nargs="?", default="demo-output")
     _add_model(p)
     _add_restore_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("degradations", help="list the degradation registry")
+    p = sub.add_parser("degradations", parents=[quiet], help="list the degradation registry")
     p.set_defaults(func=cmd_degradations)
 
-    p = sub.add_parser("degrade", help="write a degraded copy of a scan (same geometry)")
+    p = sub.add_parser(
+        "degrade", parents=[quiet], help="write a degraded copy of a scan (same geometry)"
+    )
     _add_input(p)
     p.add_argument("output")
     p.add_argument(
