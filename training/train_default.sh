@@ -5,9 +5,10 @@
 # (they change only the head those fine-tunings start from); weights/MODEL_CARD.md lists
 # that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
-# fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB ->
-# classifier head refit on whole slices; CT: -> a second with the PSNR loss -> a third
-# and a fourth with its floor at 50, then 60 dB) -> calibration on volumes
+# fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB -> a
+# fifth, 10000 steps longer at that floor -> classifier head refit on whole slices;
+# CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
+# 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
 # budget (exported and calibrated the same way) -> evaluation of both on the held-out
 # split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
@@ -36,15 +37,15 @@ cont() {
 }
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss, a fourth with it floored at 50 dB, then the classifier's whole-slice k-space
-  # refit with the backbone frozen
-  for run in mr_cont mr_psnr mr_floor; do cont $run; done
+  # loss, a fourth with it floored at 50 dB and a fifth, longer, at that floor; then the
+  # classifier's whole-slice k-space refit with the backbone frozen
+  for run in mr_cont mr_psnr mr_floor mr_long; do cont $run; done
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
   # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
-  # floor at 50 and then 60 dB
-  for run in ct_psnr ct_floor ct_floor60; do cont $run; done
+  # floor at 50 and then 60 dB, a fifth (one more doubling) at 60 dB
+  for run in ct_psnr ct_floor ct_floor60 ct_long; do cont $run; done
 fi
 t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
