@@ -28,7 +28,7 @@ import yaml
 # The runs after the first fine-tuning (`<mod>_ft`), in the order they made the shipped
 # files; a name ending in "head" is a classifier head refit of the run before it, every
 # other one a fine-tuning continued from the previous run's weights.
-CHAIN = ("cont", "psnr", "floor", "floor60", "long", "head")
+CHAIN = ("cont", "psnr", "floor", "floor60", "long", "long2", "head")
 CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
 
@@ -593,7 +593,7 @@ def main() -> None:
         "cache (`../shared/data/fetch_data.sh`).",
         "",
         "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU; then MR 4.2 and CT 2.7 more hours of fine-tuning "
+        "device. Limits: trained for minutes (8 on one GPU; then MR 5.8 and CT 2.7 more hours of fine-tuning "
         "on a 2-core CPU), "
         "not days, on a handful of public "
         "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",
@@ -690,6 +690,18 @@ def main() -> None:
         "python -m training calibrate runs/s12/mr_head.safetensors $W/mr.safetensors --repeats 3 \\",
         "    --threads 2 --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "python -m training evaluate --checkpoint runs/s12/mr_head/last.pt --out runs/s12/mr_head/eval --samples 16",
+        "# session 13: MR 7000 more fine-tuning steps (27745 -> 34745) at 3/5 of the peak rate",
+        "python -m training finetune --config training/configs/mr_long2.yaml \\",
+        "    --run-dir training/records/mr_long2 --init $W/mr.safetensors --threads 1",
+        "python -m training export training/records/mr_long2/last.pt runs/s13/mr_long2.safetensors",
+        "python -m training head --config training/configs/mr_head.yaml --run-dir runs/s13/mr_head \\",
+        "    --init runs/s13/mr_long2.safetensors --threads 1",
+        "python -m training export runs/s13/mr_head/last.pt runs/s13/mr_head.safetensors",
+        "python -m training calibrate runs/s13/mr_head.safetensors $W/mr.safetensors --repeats 3 \\",
+        "    --threads 2 --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
+        "python -m training evaluate --checkpoint training/records/mr_long2/last.pt \\",
+        "    --out training/records/mr_long2/eval --samples 16",
+        "python -m training evaluate --checkpoint runs/s13/mr_head/last.pt --out runs/s13/mr_head/eval --samples 16",
         "PYTHONPATH=. python training/records/revalidate.py > training/records/mr_revalidated.jsonl",
         "python -m training.model_card   # reads training/records",
         "```",

@@ -6,7 +6,8 @@
 # that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
 # fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB -> a
-# fifth, 10000 steps longer at that floor -> classifier head refit on whole slices;
+# fifth, 10000 steps longer at that floor, and a sixth, 7000 steps at a lower peak rate
+# -> classifier head refit on whole slices;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
@@ -37,9 +38,9 @@ cont() {
 }
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss, a fourth with it floored at 50 dB and a fifth, longer, at that floor; then the
+  # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor; then the
   # classifier's whole-slice k-space refit with the backbone frozen
-  for run in mr_cont mr_psnr mr_floor mr_long; do cont $run; done
+  for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
