@@ -53,12 +53,12 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-27, 19:50 UTC): measured with the shipped default models.** Both
+**Status (2026-11-27, 22:30 UTC): measured with the shipped default models.** Both
 started from 8 minutes on a lent H100 (commit 701fcba: CT 400 DCPT pre-training + 1076
 fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). On the 2-core CPU they
 were then fine-tuned further. MR: 6000 augmented steps (session 7), then 4000 with the
 per-sample PSNR loss (session 8), then 2000 with that loss floored at 50 dB instead of
-40 (session 9), then 10000 more at that floor (session 12), each followed by a whole-slice head refit with the k-space branch. CT:
+40 (session 9), then 10000 and 7000 more at that floor (sessions 12 and 13), each followed by a whole-slice head refit with the k-space branch. CT:
 2000 steps of batch 16 with the PSNR loss (session 8), then 2000 with its floor at 50 dB
 and 2000 at 60 dB (session 9), then 7076 more at 60 dB, one more doubling of its
 fine-tuning steps (session 11). Both were calibrated again after their last step.
@@ -68,7 +68,7 @@ network can fix is present, from the calibration table embedded in each weights 
 random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
 They have not had the later CPU steps, so "pre-training minus none" now compares
-unequal budgets (MR 7245 against 29245 fine-tuning steps, CT 1476 against 14552 of a
+unequal budgets (MR 7245 against 36245 fine-tuning steps, CT 1476 against 14552 of a
 smaller batch) and measures the later steps more than pre-training.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
@@ -81,16 +81,24 @@ gain came out as before (`--recompute` redoes them).
 FINDINGS = """\
 - **Where napari-dcpt wins:** it is the best method measured on CT sparse-view streaks
   (+1.86 dB against +1.07 for TV), CT ring artefacts (+2.23 against +0.14), MR spike
-  (+4.20 against +0.18), MR motion (+0.12 against +0.11 for TV) and CT low dose (+5.78 against +5.41 dB for NLM told the true
+  (+4.56 against +0.18), MR motion (+0.15 against +0.11 for TV) and CT low dose (+5.78 against +5.41 dB for NLM told the true
   noise level), and on all three CT mixtures.
-- **Where it loses:** MR Rician noise: +3.75 dB against +5.78 dB for BM4D told the true
+- **Where it loses:** MR Rician noise: +3.85 dB against +5.78 dB for BM4D told the true
   noise level. On CT blur, Wiener and Richardson-Lucy with the true PSF gain about
   10 dB; the network barely deblurs (+0.15 dB). On MR bias field, ghosting, Gibbs,
-  undersampling and blur it changes almost nothing (-0.01 to +0.06 dB): the
+  undersampling and blur it changes almost nothing (-0.01 to +0.09 dB): the
   calibration table says its change barely helps there, so doing nothing stays the
-  best method. No case is worse than its input by more than 0.02 dB. A clean MR volume comes back at 75.0 dB, a clean CT volume at 83.3 dB.
+  best method. No case is worse than its input by more than 0.02 dB. A clean MR volume comes back at 74.8 dB, a clean CT volume at 83.3 dB.
   The target "at least 1 dB over the best classical method per type, and never worse
   than the input" is **not met**; see the model card.
+- **What 7000 more MR fine-tuning steps changed** (session 13: 27745 -> 34745 steps
+  at the 50 dB floor and 3/5 of the peak learning rate, then the head refit and
+  calibration again; against the session-12 file on the same cases). Mean over single
+  types +1.02 -> +1.08 dB: spike +4.20 -> +4.56, noise +3.75 -> +3.85, motion +0.12 ->
+  +0.15, Gibbs +0.06 -> +0.09, blur +0.02 -> +0.03. Mixtures +2.25 -> +2.32 dB, clean
+  75.0 -> 74.8 dB. Cells at or below their input 8 -> 6 (mild bias field, ghosting,
+  moderate and severe undersampling); the worst, mild bias field, -0.011 -> -0.014 dB.
+  The report: MR top-1 78 -> 79 % (motion 4 -> 5 of 12).
 - **What 10000 more MR fine-tuning steps changed** (session 12: 17745 -> 27745 steps
   at the 50 dB floor, then the head refit and calibration again; against the session-9
   file on the same cases). Mean over single types +0.76 -> +1.02 dB: spike +2.70 ->
@@ -151,7 +159,7 @@ FINDINGS = """\
   mixtures. Pre-training did not pay back the steps it takes from fine-tuning at that
   budget. The table above compares the shipped files, which had more steps, with the
   same ablations (unequal budgets).
-- **BM4D is 19x (MR) and 36x (CT) slower** than napari-dcpt in CPU time on the same
+- **BM4D is 21x (MR) and 36x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). Both runs used 2 torch threads, which roughly doubles
   napari-dcpt's CPU seconds; with 1 thread (session 8) the ratios were 60x and 48x. On the 16x128x128 speed volume the ratio is 40x (34.5 against
   0.9 CPU s).
@@ -162,13 +170,13 @@ FINDINGS = """\
   tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
-  single-type top-1 accuracy is 100 % for CT (no pre-training: 83 %) and 78 % for MR
+  single-type top-1 accuracy is 100 % for CT (no pre-training: 83 %) and 79 % for MR
   (no pre-training: 60 %). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
-  blur and Gibbs are always right, undersampling 10 of 12. Motion (4 of 12), ghosting
+  blur and Gibbs are always right, undersampling 10 of 12. Motion (5 of 12), ghosting
   (7 of 12) and bias field (6 of 12) are mostly confused with one another and with
   undersampling. Those hits follow a per-volume prior: on each held-out volume
   p(bias field) is the same for the clean scan and for every severity of the field
-  (0.45 brain, 0.35 breast), and the top guess among the three is that volume's
+  (0.47 brain, 0.35 breast), and the top guess among the three is that volume's
   favourite, mostly (bias field on the brain, motion on the breast).
   Clean volumes are reported clean (CT 2 of 2, MR 4 of 4). Few mixtures are recovered
   exactly (CT 7 %, MR 7 %).

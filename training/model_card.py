@@ -314,22 +314,23 @@ def shipped_bars(bench: Path, mod: str) -> list[str]:
     return [*lines, ""]
 
 
-def curve_status(curve: list[dict[str, Any]]) -> tuple[bool | None, str]:
-    """The flatness bar on a fine-tuning curve (`fine_tuning_curve`): (met, how it was
-    read); met is None when the kept records cannot tell."""
+def curve_status(curve: list[dict[str, Any]]) -> tuple[bool | None, str, str]:
+    """The flatness bar on a fine-tuning curve (`fine_tuning_curve`): (met, what was
+    measured, why it reads that way, or ""); met is None when the records cannot tell."""
     flat = flatness(curve)
     if flat is not None:
         a, b, gain = flat
-        return gain < 0.1, f"{gain:+.2f} dB from step {a} to {b}"
+        return gain < 0.1, f"{gain:+.2f} dB from step {a} to {b}", ""
     part = gain_since_half(curve)
     if part is not None and part[2] >= 0.1:
         a, b, gain = part
-        return False, (
-            f"{gain:+.2f} dB from step {a} to {b} already, {b / a:.1f}x the steps (no "
-            f"validation point near step {b // 2}; a rising curve gains at least that over "
-            "the doubling)"
+        return (
+            False,
+            f"{gain:+.2f} dB from step {a} to {b} already, {b / a:.1f}x the steps",
+            f"no validation point near step {b // 2}; a rising curve gains at least that "
+            "over the doubling",
         )
-    return None, "not measurable from the kept records (no validation point near half)"
+    return None, "not measurable from the kept records", "no validation point near half"
 
 
 def summary(runs: Path, bench: Path) -> list[str]:
@@ -343,7 +344,7 @@ def summary(runs: Path, bench: Path) -> list[str]:
     for mod in ("mr", "ct"):
         q = shipped_quality(bench, mod)
         n_worse = len(q["worse"]) if q else 0
-        curve_ok, curve_how = curve_status(fine_tuning_curve(runs, mod))
+        curve_ok, curve_what, _ = curve_status(fine_tuning_curve(runs, mod))
         cols[mod] = [
             cell(None, "no benchmark results")
             if q is None
@@ -354,7 +355,7 @@ def summary(runs: Path, bench: Path) -> list[str]:
             cell(None, "not measured")
             if q is None or q["top1"] is None
             else cell(q["top1"] >= 0.9, f"{100 * q['top1']:.0f} %"),
-            cell(curve_ok, curve_how.split(" (")[0]),
+            cell(curve_ok, curve_what),
         ]
     names = [
         "restored PSNR above the degraded input, every type x severity",
@@ -516,7 +517,8 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         *_bars(ev),
     ]
     curve = fine_tuning_curve(runs, mod)
-    ok, how = curve_status(curve)
+    ok, what, why = curve_status(curve)
+    how = f"{what} ({why})" if why else what
     bar = "- validation curve flat (< 0.1 dB over the last doubling of fine-tuning steps): "
     if ok is not None:
         lines.append(f"{bar}{_met(ok)} ({how})")
