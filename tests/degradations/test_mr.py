@@ -77,6 +77,26 @@ def test_bias_field_is_smooth_positive_with_requested_ratio() -> None:
     assert np.abs(np.diff(field, axis=1)).max() < 0.05 * (field.max() - field.min()) * 10 / 8
 
 
+def test_bias_field_ratio_holds_over_the_anatomy_not_the_box() -> None:
+    # A head in the middle of a wide field of view: measured over the box, the cubic's
+    # extremes would sit in the empty corners and leave the anatomy nearly flat.
+    img = _phantom(96)
+    mask = img > 0.1 * np.percentile(img, 99.5)
+    assert 0.1 < mask.mean() < 0.9
+    for seed, ratio in ((3, 1.5), (4, 2.0)):
+        rec = _rec("bias_field", ratio=ratio, seed=seed)
+        field = apply_record(img, rec, (1.0, 1.0))[mask] / img[mask]
+        assert field.max() / field.min() == pytest.approx(ratio, rel=1e-3)
+        # geometric mean 1 over the anatomy, so the scan's overall brightness stays put
+        assert np.exp(np.log(field).mean()) == pytest.approx(1.0, abs=1e-3)
+    coeffs = np.random.default_rng(0).standard_normal(9)
+    out = bias_field_map((96, 96), coeffs, 2.0, mask)
+    # clipped outside: nowhere stronger than over the anatomy
+    assert out.max() / out.min() == pytest.approx(2.0, rel=1e-3)
+    with pytest.raises(ValueError, match="mask"):
+        bias_field_map((96, 96), coeffs, 2.0, mask[:-1])
+
+
 def test_mr_type_refuses_ct_volume() -> None:
     ct = np.full((32, 32), -1000.0, np.float32)
     ct[8:24, 8:24] = 40.0

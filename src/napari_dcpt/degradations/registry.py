@@ -203,8 +203,8 @@ _SPECS: list[DegradationSpec] = [
         "bias_field",
         _MR,
         "smooth multiplicative coil-sensitivity field (exp of a cubic Legendre polynomial)",
-        "BrainWeb INU 20 % / 40 % (Cocosco et al. 1997); ratio = field max/min, up to "
-        "2 at 3 T with surface coils (Sled et al., IEEE TMI 17:87, 1998)",
+        "BrainWeb INU 20 % / 40 % (Cocosco et al. 1997); ratio = field max/min over the "
+        "anatomy, up to 2 at 3 T with surface coils (Sled et al., IEEE TMI 17:87, 1998)",
         {
             "mild": {"ratio": (1.1, 1.25)},
             "moderate": {"ratio": (1.25, 1.5)},
