@@ -204,8 +204,17 @@ def case_records(
     return out
 
 
-def _cache_key(vol: TestVolume, rec: DegradationRecord) -> str:
+def _simulator_digest() -> bytes:
+    """Hash of the degradation simulator's source: a cached case is stale once it changes."""
     h = hashlib.sha1()
+    for f in sorted(Path(_registry.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.digest()
+
+
+def case_key(vol: TestVolume, rec: DegradationRecord) -> str:
+    """Cache key of one degraded case: the volume, the record and the simulator's code."""
+    h = hashlib.sha1(_simulator_digest())
     h.update(vol.name.encode())
     h.update(str(vol.clean.shape).encode())
     h.update(rec.to_json().encode())
@@ -214,7 +223,7 @@ def _cache_key(vol: TestVolume, rec: DegradationRecord) -> str:
 
 def _degrade_cached(vol: TestVolume, rec: DegradationRecord) -> np.ndarray:
     CACHE.mkdir(parents=True, exist_ok=True)
-    f = CACHE / f"{_cache_key(vol, rec)}.npy"
+    f = CACHE / f"{case_key(vol, rec)}.npy"
     if f.exists():
         return np.load(f)
     out = vol.degrade(rec)

@@ -115,9 +115,8 @@ def _methods(args: argparse.Namespace, modality: str) -> tuple[list[Method], dic
 
 
 def _row_file(vol: common.TestVolume, rec: Any, m: Method, params: dict[str, Any]) -> Path:
-    key = json.dumps(
-        [vol.name, list(vol.clean.shape), rec.to_json(), m.name, params], sort_keys=True
-    )
+    # the case key covers the simulator's code, so a changed degradation is recomputed
+    key = json.dumps([common.case_key(vol, rec), m.name, params], sort_keys=True)
     return common.CACHE / "rows" / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.json"
 
 
