@@ -153,14 +153,25 @@ def fine_tuning_runs(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any
     """The first fine-tuning and its continuations (`CONTINUATIONS`) that are present,
     each continuation's steps counted on from the end of the previous run (its
     configured steps, so that a run whose metrics were lost still counts). Empty when
-    the first fine-tuning's length is unknown: the offsets would be wrong."""
+    the first fine-tuning's length is unknown: the offsets would be wrong.
+
+    Every point carries ``samples``: the run whose validation samples it was measured
+    on. Runs share their predecessor's samples unless the simulator changed between
+    them; such a run keeps ``<runs>/<run>_start.jsonl``, the file it started from
+    revalidated on its own samples, which becomes its first point (at its offset).
+    """
     ft = _jsonl(runs / f"{mod}_ft/metrics.jsonl")
     last = _steps(runs, f"{mod}_ft", ft)
     if last is None:
         return []
-    out = [(f"{mod}_ft", ft)]
+    samples = f"{mod}_ft"
+    out = [(f"{mod}_ft", [{**m, "samples": samples} for m in ft])]
     for name, ms in continuations(runs, mod):
-        out.append((name, [{**m, "step": m["step"] + last} for m in ms]))
+        start = _jsonl(runs / f"{name}_start.jsonl")
+        if start:
+            samples = name
+        shifted = [{**m, "step": m["step"] + last, "samples": samples} for m in ms]
+        out.append((name, [{**m, "step": last, "samples": samples} for m in start] + shifted))
         last += _steps(runs, name, ms) or 0
     return out
 
@@ -180,16 +191,24 @@ def fine_tuning_curve(runs: Path, mod: str) -> list[dict[str, Any]]:
     if not logged:  # without the runs' offsets the recomputed steps cannot be placed
         return []
     have = {m["step"] for m in logged}
-    extra = [m for m in revalidated(runs, mod) if m["step"] not in have]
+    # recomputed on the first fine-tuning's samples (training/records/revalidate.py)
+    extra = [{**m, "samples": f"{mod}_ft"} for m in revalidated(runs, mod) if m["step"] not in have]
     return sorted(logged + extra, key=lambda m: m["step"])
+
+
+def _comparable(ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points measured on the same validation samples as the last one."""
+    return [m for m in ms if m.get("samples") == ms[-1].get("samples")] if ms else []
 
 
 def flatness(ms: list[dict[str, Any]]) -> tuple[int, int, float] | None:
     """Validation PSNR gained over the last doubling of steps: (from, to, dB).
 
     None when there is no validation point within 20 % of half the last step (lost
-    records leave gaps): a shorter span would understate the gain.
+    records leave gaps): a shorter span would understate the gain. Only points on the
+    last one's validation samples count (`fine_tuning_runs`).
     """
+    ms = _comparable(ms)
     if len(ms) < 2:
         return None
     last = ms[-1]
@@ -203,6 +222,7 @@ def gain_since_half(ms: list[dict[str, Any]]) -> tuple[int, int, float] | None:
     """Validation PSNR gained from the first point at or after half the last step to
     the last: (from, to, dB). A span shorter than a doubling, read where `flatness`
     finds no point near half; on a rising curve the doubling gained at least this."""
+    ms = _comparable(ms)
     if len(ms) < 2:
         return None
     last = ms[-1]

@@ -54,6 +54,43 @@ def test_continued_fine_tunings_are_counted_on_from_the_previous_runs_last_step(
     assert [m["step"] for m in fine_tuning_curve(tmp_path, "ct")] == []
 
 
+def test_flatness_compares_points_on_one_set_of_validation_samples(tmp_path):
+    # mr_psnr ran on a changed simulator: its start file is mr_cont's end revalidated on
+    # mr_psnr's samples (28.0 dB), far below what mr_cont logged on the old ones (29.5).
+    import json
+
+    import yaml
+
+    from training.model_card import curve_status, fine_tuning_curve
+
+    for run, rows in (
+        ("mr_ft", ((500, 29.0), (1000, 29.2))),
+        ("mr_cont", ((500, 29.4), (1000, 29.5))),
+        ("mr_psnr", ((1000, 28.3), (2000, 28.35))),
+    ):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": 1000}}))
+        _jsonl(tmp_path / run / "metrics.jsonl", rows)
+    (tmp_path / "mr_psnr" / "config.yaml").write_text(yaml.safe_dump({"finetune": {"steps": 2000}}))
+    (tmp_path / "mr_psnr_start.jsonl").write_text(json.dumps({"step": 2000, "psnr_restored": 28.0}))
+
+    curve = fine_tuning_curve(tmp_path, "mr")
+
+    assert [(m["step"], m["samples"]) for m in curve] == [
+        (500, "mr_ft"), (1000, "mr_ft"), (1500, "mr_ft"), (2000, "mr_ft"),
+        (2000, "mr_psnr"), (3000, "mr_psnr"), (4000, "mr_psnr"),
+    ]  # fmt: skip
+    start, end, gain = flatness(curve)  # from the revalidated start, not from 29.5
+    assert (start, end) == (2000, 4000) and abs(gain - 0.35) < 1e-9
+    assert curve_status(curve)[0] is False
+    # a shorter run on the new samples: no point of theirs near half its steps, so the
+    # gain since the start is read instead: +0.3 dB in 1.5x the steps is not flat
+    short = [m for m in curve if m["step"] <= 3000]
+    assert flatness(short) is None
+    ok, what, _ = curve_status(short)
+    assert ok is False and "from step 2000 to 3000" in what
+
+
 def test_flatness_is_not_measured_across_a_gap_in_the_records():
     # points at 900 and 1000 only: 900 is not half of 1000, so no doubling can be read
     ms = [{"step": 900, "psnr_restored": 30.0}, {"step": 1000, "psnr_restored": 30.01}]
