@@ -6,6 +6,7 @@ method (`benchmarks.methods`) and the speed workers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -204,6 +205,7 @@ def case_records(
     return out
 
 
+@functools.cache  # read once per run, not once per case and method
 def _simulator_digest() -> bytes:
     """Hash of the degradation simulator's source: a cached case is stale once it changes."""
     h = hashlib.sha1()

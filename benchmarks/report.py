@@ -99,8 +99,8 @@ FINDINGS = """\
   seeds). The simulator scaled the field so that its max/min over the whole array box
   equalled the severity's ratio, but a cubic's extremes lie in the box's corners,
   outside the anatomy: a severe ratio of 1.64 left 0.91-1.13 (1st-99th percentile)
-  across the held-out brain, a fifth of the inhomogeneity the cited BrainWeb levels
-  mean. Measured over the anatomy, input PSNR of the bias-field cases went 48.3 / 36.8 /
+  across the held-out brain, where the cited BrainWeb levels are spans over the
+  anatomy. Measured over the anatomy, input PSNR of the bias-field cases went 48.3 / 36.8 /
   32.2 -> 42.7 / 32.8 / 30.0 dB (mild / moderate / severe). The network still leaves
   them as they are: -0.005 / -0.002 / -0.000 dB (was -0.014 / +0.000 / +0.000), so
   cells at or below their input went 6 -> 8, all within 0.005 dB of it. The report
