@@ -8,6 +8,13 @@ import sys
 from napari_dcpt.errors import DcptError
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive step, got {value}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="YAML training config (training/configs/)")
     p.add_argument("--run-dir", required=True, help="folder for checkpoints, logs, metrics")
@@ -15,6 +22,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
     p.add_argument("--data-root", default=None, help="override data.root of the config")
+    p.add_argument(
+        "--until",
+        type=_positive,
+        default=None,
+        metavar="STEP",
+        help="stop after STEP (checkpointed; --resume goes on to the configured steps)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 resume=args.resume,
                 threads=args.threads,
                 device=args.device,
+                until=args.until,
             )
         if args.command == "evaluate":
             from training.evaluate import evaluate

@@ -412,6 +412,7 @@ def train(
     resume: bool = False,
     threads: int | None = None,
     device: str | None = None,
+    until: int | None = None,
 ) -> int:
     """Run one training stage; returns the process exit code.
 
@@ -430,6 +431,11 @@ def train(
         Continue from ``run_dir/last.pt`` (same schedule: its embedded config wins).
     threads, device
         Overrides of ``cfg.threads`` / ``cfg.device``.
+    until
+        Stop after this step (validated and checkpointed there) instead of the
+        configured total; the schedule still spans the total, so ``resume`` later goes
+        on as if the run had not stopped. For runs longer than one sitting, and to
+        reproduce a file taken part-way through a run.
     """
     from monai.losses import FocalLoss
     from torch.optim.swa_utils import AveragedModel
@@ -457,6 +463,9 @@ def train(
     )
     sc = {"pretrain": cfg.pretrain, "head": cfg.head}.get(stage, cfg.finetune)
     total = sc.steps + (cfg.pretrain.steps if stage == "ablation" else 0)
+    if until is not None and until < 1:
+        raise ValueError(f"until must be a positive step, got {until}")
+    end = total if until is None else min(total, until)
     if dist.main:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.yaml").write_text(
@@ -583,7 +592,7 @@ def train(
     it = iter(loader)
     bar = tqdm(total=total, initial=step, desc=stage, disable=not dist.main, mininterval=1.0)
     with _Stop() as stopper:
-        while step < total:
+        while step < end:
             t0 = time.perf_counter()
             batch = next(it)
             t1 = time.perf_counter()
@@ -638,7 +647,7 @@ def train(
                             writer.add_scalar(f"{stage}/{k}", losses[k].item(), step)
                     writer.add_scalar(f"{stage}/data_wait_share", wait / busy, step)
                     writer.add_scalar(f"{stage}/lr", sched.get_last_lr()[0], step)
-            if step % sc.val_every == 0 or step == total:
+            if step % sc.val_every == 0 or step == end:
                 if dist.main:
                     m = validate(
                         ema.module if ema is not None else model, val_batches, vocab, dev_name
@@ -659,7 +668,7 @@ def train(
                     writer.add_scalar(f"{stage}/val_acc_exact", m["acc_exact"], step)
                     for v, a in m["acc_type"].items():
                         writer.add_scalar(f"{stage}/val_acc/{v}", a, step)
-            if step % sc.checkpoint_every == 0 or step == total:
+            if step % sc.checkpoint_every == 0 or step == end:
                 save(step)
     bar.close()
     if writer is not None:
@@ -670,6 +679,8 @@ def train(
             f"{step_rate(busy, done):.2f} steps/s",
             file=sys.stderr,
         )
+    if dist.main and step >= end and end < total:
+        print(f"{stage}: stopped at step {step} (until {until}); --resume goes on", file=sys.stderr)
     if dist.world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -580,3 +580,29 @@ def test_evaluate_tables_a_2_5d_weights_file_on_a_single_slice_configs_data(
     assert confusion.sum() == 2 * (1 + len(kinds) * (len(vocab) - 1))  # every single-type sample
     assert result["severities"] == list(SEVERITY_NAMES)
     assert (tmp_path / "eval" / "eval.md").read_text().count("\n") == len(result["rows"]) + 2
+
+
+def test_until_stops_checkpointed_and_resume_goes_on_with_the_same_schedule(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from training.engine import load_checkpoint, train
+
+    cfg = load_training_config(
+        _config(data_dir, tmp_path, pretrain__val_every=10, pretrain__checkpoint_every=10)
+    )
+    run = tmp_path / "run"
+
+    assert train(cfg, "pretrain", run, threads=1, until=25) == 0
+    stopped = load_checkpoint(run / "last.pt")
+    assert stopped["step"] == 25 and stopped["total_steps"] == 40
+    assert [m["step"] for m in _metrics(run)] == [10, 20, 25]  # validated where it stopped
+    # a second call with the same stop has nothing to do and keeps the checkpoint
+    assert train(cfg, "pretrain", run, threads=1, resume=True, until=25) == 0
+    assert load_checkpoint(run / "last.pt")["step"] == 25
+
+    assert train(cfg, "pretrain", run, threads=1, resume=True) == 0
+    final = load_checkpoint(run / "last.pt")
+    assert final["step"] == 40 and final["scheduler"]["last_epoch"] == 40
+    assert [m["step"] for m in _metrics(run)] == [10, 20, 25, 30, 40]
+    with pytest.raises(ValueError, match="positive"):
+        train(cfg, "pretrain", run, threads=1, until=0)
