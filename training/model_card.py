@@ -27,9 +27,19 @@ import yaml
 # ``<runs>/<mod>_<name>``. Their steps count on after the first fine-tuning's.
 # The runs after the first fine-tuning (`<mod>_ft`), in the order they made the shipped
 # files; a name ending in "head" is a classifier head refit of the run before it, every
-# other one a fine-tuning continued from the previous run's weights.
-CHAIN = ("cont", "psnr", "floor", "floor60", "long", "long2", "head")
-CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
+# other one a fine-tuning continued from the previous run's weights. "name@step": the
+# shipped file was taken at that step of a longer run (`python -m training finetune
+# --until step`); the card reads the run only up to there.
+CHAIN = ("cont", "psnr", "floor", "floor60", "long", "long2", "long3@10500", "head")
+STOP_AT: dict[str, int | None] = {
+    c.partition("@")[0]: int(c.partition("@")[2]) if "@" in c else None for c in CHAIN
+}
+CONTINUATIONS = tuple(c for c in STOP_AT if not c.endswith("head"))
+
+
+def _stop(name: str) -> int | None:
+    """The step of run ``<mod>_<c>`` at which the shipped file was taken (None: its end)."""
+    return STOP_AT.get(name.partition("_")[2])
 
 
 def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -39,7 +49,7 @@ def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]
     """
     names = [f"{mod}_{c}" for c in CONTINUATIONS]
     return [
-        (n, _jsonl(runs / n / "metrics.jsonl"))
+        (n, [m for m in _jsonl(runs / n / "metrics.jsonl") if m["step"] <= (_stop(n) or m["step"])])
         for n in names
         if (runs / n / "metrics.jsonl").is_file() or (runs / n / "config.yaml").is_file()
     ]
@@ -51,10 +61,11 @@ def _run_config(runs: Path, name: str) -> dict[str, Any] | None:
 
 
 def _steps(runs: Path, name: str, ms: list[dict[str, Any]]) -> int | None:
-    """Fine-tuning steps of a run: its configured ones, else its last logged step."""
+    """Fine-tuning steps of a run: its configured ones (or where the shipped file was taken,
+    `STOP_AT`), else its last logged step."""
     cfg = _run_config(runs, name)
     if cfg is not None:
-        return int(cfg["finetune"]["steps"])
+        return min(int(cfg["finetune"]["steps"]), _stop(name) or int(cfg["finetune"]["steps"]))
     return int(ms[-1]["step"]) if ms else None
 
 
@@ -462,16 +473,22 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
             " fine-tuning steps from random initialisation",
         ]
     cont = dict(continuations(runs, mod))
-    for name in (f"{mod}_{c}" for c in CHAIN):  # in the order they made the file
+    for name in (f"{mod}_{c}" for c in STOP_AT):  # in the order they made the file
         if name in cont:
             ms = cont[name]
             ft_cfg = (_run_config(runs, name) or {}).get("finetune", {})
             loss = ft_cfg.get("restoration_loss", "l1").upper()
             if loss == "PSNR":
                 loss += f" (floor {ft_cfg.get('psnr_floor_db', 40.0):g} dB)"
+            stop, planned = _stop(name), ft_cfg.get("steps")
+            part = (
+                f" (taken at that step of the run's {planned}: `--until {stop}`; the run goes on)"
+                if stop is not None and planned is not None and stop < planned
+                else ""
+            )
             lines += [
                 f"- fine-tuning continued (`{name}`, `python -m training finetune` from the "
-                f"previous run's weights): {_steps(runs, name, ms)} more steps, {loss} "
+                f"previous run's weights): {_steps(runs, name, ms)} more steps{part}, {loss} "
                 "restoration loss" + ("" if ms else "; its validation curve was lost")
             ]
             continue
@@ -504,7 +521,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         lines += [f"      {t}" for t in times.read_text().splitlines()]
     lines.append("")
     # the shipped file's evaluation: that of the last run of the chain that has one
-    candidates = [f"{mod}_{c}" for c in reversed(CHAIN)] + [f"{mod}_ft"]
+    candidates = [f"{mod}_{c}" for c in reversed(STOP_AT)] + [f"{mod}_ft"]
     ev_dir = next(
         (runs / c / "eval" for c in candidates if (runs / c / "eval/eval.json").is_file()), None
     )

@@ -258,3 +258,36 @@ def test_the_summary_sets_both_models_bars_side_by_side(tmp_path):
         "NOT met: +0.50 dB from step 100 to 200",
         "?: not measurable from the kept records",
     ]
+
+
+def test_a_file_taken_part_way_through_a_run_counts_and_plots_the_run_only_to_there(
+    tmp_path, monkeypatch
+):
+    import yaml
+
+    from training import model_card
+    from training.model_card import fine_tuning_curve, section
+
+    stops = {"long3": 1000, "head": None}
+    monkeypatch.setattr(model_card, "STOP_AT", stops)
+    monkeypatch.setattr(model_card, "CONTINUATIONS", ("long3",))
+    data = {"root": "r", "patch_size": 64, "batch_size": 8}
+    for run, cfg, rows in (
+        ("mr_ft", {"data": data, "pretrain": {"steps": 100}}, ((500, 28.0), (1000, 28.5))),
+        ("mr_long3", {}, ((500, 29.0), (1000, 29.2), (1500, 29.3))),
+    ):
+        (tmp_path / run).mkdir()
+        steps = 1000 if run == "mr_ft" else 3000
+        (tmp_path / run / "config.yaml").write_text(
+            yaml.safe_dump({**cfg, "finetune": {"steps": steps}})
+        )
+        _jsonl(tmp_path / run / "metrics.jsonl", rows)
+
+    curve = fine_tuning_curve(tmp_path, "mr")
+    text = "\n".join(section(tmp_path, "mr", tmp_path))
+
+    assert [m["step"] for m in curve] == [500, 1000, 1500, 2000]  # not 2500: after the file
+    assert "`mr_long3`" in text and "1000 more steps (taken at that step of the run's 3000" in text
+    stops["long3"] = None  # the run shipped whole
+    assert [m["step"] for m in fine_tuning_curve(tmp_path, "mr")][-1] == 2500
+    assert "3000 more steps," in "\n".join(section(tmp_path, "mr", tmp_path))
