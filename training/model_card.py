@@ -112,7 +112,9 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
             continue
         steps = [m["step"] + off for m in ms]
         axes[0].plot(steps, [m["psnr_restored"] for m in ms], style, label=f"{stage}: restored")
-        axes[1].plot(steps, [m["acc_exact"] for m in ms], style, label=stage)
+        acc = [(st, m["acc_exact"]) for st, m in zip(steps, ms) if "acc_exact" in m]
+        if acc:  # a revalidated start point (`<run>_start.jsonl`) has PSNR only
+            axes[1].plot(*zip(*acc), style, label=stage)
     recomputed = revalidated(runs, mod)
     if recomputed and tuned:
         axes[0].plot(
@@ -122,9 +124,19 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
             mfc="none",
             label="recomputed from shipped files",
         )
-    if logged:  # every run validates on the same fixed samples
-        axes[0].axhline(
-            logged[0][-1]["psnr_degraded"], color="grey", lw=0.8, label="degraded input"
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for ms in logged:  # runs share fixed samples unless the simulator changed between them
+        for m in ms:
+            sets.setdefault(m["samples"], []).append(m)
+    for i, (name, ms) in enumerate(sets.items()):
+        axes[0].hlines(
+            ms[-1]["psnr_degraded"],
+            min(m["step"] for m in ms) + offset,
+            max(m["step"] for m in ms) + offset,
+            color="grey",
+            lw=0.8,
+            label="degraded input" + (f" ({name}'s samples)" if len(sets) > 1 else ""),
+            linestyles="-" if i % 2 == 0 else ":",
         )
     axes[0].set_xlabel("step (fine-tuning continues after pre-training)")
     axes[0].set_ylabel("validation PSNR (dB)")
