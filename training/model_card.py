@@ -644,7 +644,7 @@ def main() -> None:
         "cache (`../shared/data/fetch_data.sh`).",
         "",
         "Intended use: research and quality-control of MR/CT restoration; not a diagnostic "
-        "device. Limits: trained for minutes (8 on one GPU; then MR 5.8 and CT 2.7 more hours of fine-tuning "
+        "device. Limits: trained for minutes (8 on one GPU; then MR 8.2 and CT 2.7 more hours of fine-tuning "
         "on a 2-core CPU), "
         "not days, on a handful of public "
         "volumes (CT: one chest CT and one head atlas), 2-D slice-wise.",

@@ -6,7 +6,8 @@
 # that exact sequence.
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
 # fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB -> a
-# fifth, 10000 steps longer at that floor, and a sixth, 7000 steps at a lower peak rate
+# fifth, 10000 steps longer at that floor, a sixth, 7000 steps at a lower peak rate, and
+# the first 10500 steps of a seventh (34745 planned, on the anatomy-scaled bias field)
 # -> classifier head refit on whole slices;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
@@ -32,15 +33,19 @@ t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --thread
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
 # each further fine-tuning starts from the previous export: training/configs/<run>.yaml
+# (further arguments go to finetune: `--until STEP` where the file was taken part-way)
 cont() {
-  t $py -m training finetune --config "training/configs/$1.yaml" --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/$1/last.pt" "$root/${mod}.safetensors"
+  local run=$1; shift
+  t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$run" --init "$root/${mod}.safetensors" --threads "$threads" --resume "$@"
+  t $py -m training export "$root/$run/last.pt" "$root/${mod}.safetensors"
 }
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor; then the
+  # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor, the
+  # first 10500 steps of a seventh (the shipped file's; model_card.CHAIN); then the
   # classifier's whole-slice k-space refit with the backbone frozen
   for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
+  cont mr_long3 --until 10500
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
