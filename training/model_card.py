@@ -42,6 +42,12 @@ def _stop(name: str) -> int | None:
     return STOP_AT.get(name.partition("_")[2])
 
 
+def _to_stop(name: str, ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points of run ``name`` up to the step its shipped file was taken at."""
+    stop = _stop(name)
+    return ms if stop is None else [m for m in ms if m["step"] <= stop]
+
+
 def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """``(run name, validation metrics)`` of each continuation run present, in order.
 
@@ -49,7 +55,7 @@ def continuations(runs: Path, mod: str) -> list[tuple[str, list[dict[str, Any]]]
     """
     names = [f"{mod}_{c}" for c in CONTINUATIONS]
     return [
-        (n, [m for m in _jsonl(runs / n / "metrics.jsonl") if m["step"] <= (_stop(n) or m["step"])])
+        (n, _to_stop(n, _jsonl(runs / n / "metrics.jsonl")))
         for n in names
         if (runs / n / "metrics.jsonl").is_file() or (runs / n / "config.yaml").is_file()
     ]
@@ -65,7 +71,8 @@ def _steps(runs: Path, name: str, ms: list[dict[str, Any]]) -> int | None:
     `STOP_AT`), else its last logged step."""
     cfg = _run_config(runs, name)
     if cfg is not None:
-        return min(int(cfg["finetune"]["steps"]), _stop(name) or int(cfg["finetune"]["steps"]))
+        planned = int(cfg["finetune"]["steps"])
+        return min(planned, _stop(name) or planned)
     return int(ms[-1]["step"]) if ms else None
 
 
