@@ -27,19 +27,25 @@ import yaml
 # ``<runs>/<mod>_<name>``. Their steps count on after the first fine-tuning's.
 # The runs after the first fine-tuning (`<mod>_ft`), in the order they made the shipped
 # files; a name ending in "head" is a classifier head refit of the run before it, every
-# other one a fine-tuning continued from the previous run's weights. "name@step": the
-# shipped file was taken at that step of a longer run (`python -m training finetune
-# --until step`); the card reads the run only up to there.
-CHAIN = ("cont", "psnr", "floor", "floor60", "long", "long2", "long3@10500", "head")
-STOP_AT: dict[str, int | None] = {
-    c.partition("@")[0]: int(c.partition("@")[2]) if "@" in c else None for c in CHAIN
+# other one a fine-tuning continued from the previous run's weights. Each maps to the
+# step of the run at which the shipped file was taken (`python -m training finetune
+# --until step`; the card reads the run only up to there), or None: its end.
+CHAIN: dict[str, int | None] = {
+    "cont": None,
+    "psnr": None,
+    "floor": None,
+    "floor60": None,
+    "long": None,
+    "long2": None,
+    "long3": 10500,
+    "head": None,
 }
-CONTINUATIONS = tuple(c for c in STOP_AT if not c.endswith("head"))
+CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
 
 def _stop(name: str) -> int | None:
     """The step of run ``<mod>_<c>`` at which the shipped file was taken (None: its end)."""
-    return STOP_AT.get(name.partition("_")[2])
+    return CHAIN.get(name.partition("_")[2])
 
 
 def _to_stop(name: str, ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -68,7 +74,7 @@ def _run_config(runs: Path, name: str) -> dict[str, Any] | None:
 
 def _steps(runs: Path, name: str, ms: list[dict[str, Any]]) -> int | None:
     """Fine-tuning steps of a run: its configured ones (or where the shipped file was taken,
-    `STOP_AT`), else its last logged step."""
+    `CHAIN`), else its last logged step."""
     cfg = _run_config(runs, name)
     if cfg is not None:
         planned = int(cfg["finetune"]["steps"])
@@ -492,7 +498,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
             " fine-tuning steps from random initialisation",
         ]
     cont = dict(continuations(runs, mod))
-    for name in (f"{mod}_{c}" for c in STOP_AT):  # in the order they made the file
+    for name in (f"{mod}_{c}" for c in CHAIN):  # in the order they made the file
         if name in cont:
             ms = cont[name]
             ft_cfg = (_run_config(runs, name) or {}).get("finetune", {})
@@ -540,7 +546,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         lines += [f"      {t}" for t in times.read_text().splitlines()]
     lines.append("")
     # the shipped file's evaluation: that of the last run of the chain that has one
-    candidates = [f"{mod}_{c}" for c in reversed(STOP_AT)] + [f"{mod}_ft"]
+    candidates = [f"{mod}_{c}" for c in reversed(CHAIN)] + [f"{mod}_ft"]
     ev_dir = next(
         (runs / c / "eval" for c in candidates if (runs / c / "eval/eval.json").is_file()), None
     )

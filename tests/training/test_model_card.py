@@ -269,7 +269,7 @@ def test_a_file_taken_part_way_through_a_run_counts_and_plots_the_run_only_to_th
     from training.model_card import fine_tuning_curve, section
 
     stops = {"long3": 1000, "head": None}
-    monkeypatch.setattr(model_card, "STOP_AT", stops)
+    monkeypatch.setattr(model_card, "CHAIN", stops)
     monkeypatch.setattr(model_card, "CONTINUATIONS", ("long3",))
     data = {"root": "r", "patch_size": 64, "batch_size": 8}
     for run, cfg, rows in (
