@@ -7,7 +7,8 @@
 # DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
 # fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB -> a
 # fifth, 10000 steps longer at that floor, a sixth, 7000 steps at a lower peak rate, and
-# the first 10500 steps of a seventh (34745 planned, on the anatomy-scaled bias field)
+# the first 10500 steps of a seventh (34745 planned, on the anatomy-scaled bias field),
+# a head refit, an eighth (8000 steps annealing the seventh's rate there to zero)
 # -> classifier head refit on whole slices;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
@@ -46,6 +47,10 @@ if [ "$mod" = mr ]; then
   # classifier's whole-slice k-space refit with the backbone frozen
   for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
   cont mr_long3 --until 10500
+  # the session-15 file's head refit, then the eighth fine-tuning from it (mr_long4)
+  t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head_long3" --init "$root/mr.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/mr_head_long3/last.pt" "$root/mr.safetensors"
+  cont mr_long4
   t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
 else
