@@ -53,14 +53,15 @@ NOTES = """\
 
 
 STATUS = """\
-**Status (2026-11-28, 14:00 UTC): measured with the shipped default models.** Both
+**Status (2026-11-28, 13:45 UTC): measured with the shipped default models.** Both
 started from 8 minutes on a lent H100 (commit 701fcba: CT 400 DCPT pre-training + 1076
 fine-tuning steps of batch 32; MR 1500 + 5745 of batch 16). On the 2-core CPU they
 were then fine-tuned further. MR: 6000 augmented steps (session 7), then 4000 with the
 per-sample PSNR loss (session 8), then 2000 with that loss floored at 50 dB instead of
 40 (session 9), then 10000 and 7000 more at that floor (sessions 12 and 13) and the
 first 10500 of 34745 more on the anatomy-scaled bias field (sessions 14-15) and 8000
-annealing that run's rate there to zero (session 17), each followed by a whole-slice head refit with the k-space branch. CT:
+annealing that run's rate there to zero (session 17), each followed by a whole-slice
+head refit with the k-space branch. CT:
 2000 steps of batch 16 with the PSNR loss (session 8), then 2000 with its floor at 50 dB
 and 2000 at 60 dB (session 9), then 7076 more at 60 dB, one more doubling of its
 fine-tuning steps (session 11). Both were calibrated again after their last step.

@@ -774,7 +774,7 @@ def main() -> None:
         "    --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "PYTHONPATH=. python training/records/revalidate.py > training/records/mr_revalidated.jsonl",
         "# sessions 14-15: MR one more doubling from the session-13 file (34745 steps planned),",
-        "# 1 thread; the shipped file is its step 10500 (`--until 10500` stops there with the",
+        "# 1 thread; session 15's file is its step 10500 (`--until 10500` stops there with the",
         "# whole run's schedule; the run itself went on, training/records/README.md)",
         "PYTHONPATH=. python training/records/revalidate.py --config training/configs/mr_long3.yaml \\",
         "    --file $W/mr.safetensors --step 34745 --run mr_long2 > training/records/mr_long3_start.jsonl",

@@ -40,19 +40,22 @@ cont() {
   t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$run" --init "$root/${mod}.safetensors" --threads "$threads" --resume "$@"
   t $py -m training export "$root/$run/last.pt" "$root/${mod}.safetensors"
 }
+# the MR classifier's whole-slice k-space refit (backbone frozen) on the current export
+refit() {
+  t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
+  t $py -m training export "$root/$1/last.pt" "$root/${mod}.safetensors"
+}
 if [ "$mod" = mr ]; then
   # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
   # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor, the
-  # first 10500 steps of a seventh (the shipped file's; model_card.CHAIN); then the
-  # classifier's whole-slice k-space refit with the backbone frozen
+  # first 10500 steps of a seventh (model_card.CHAIN), a head refit and an eighth; then
+  # the classifier's whole-slice k-space refit with the backbone frozen
   for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
   cont mr_long3 --until 10500
-  # the session-15 file's head refit, then the eighth fine-tuning from it (mr_long4)
-  t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head_long3" --init "$root/mr.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/mr_head_long3/last.pt" "$root/mr.safetensors"
+  # (session 15 shipped this refit; mr_long4 started from it)
+  refit mr_head_long3
   cont mr_long4
-  t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/mr_head" --init "$root/mr.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/mr_head/last.pt" "$root/mr.safetensors"
+  refit mr_head
 else
   # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
   # floor at 50 and then 60 dB, a fifth (one more doubling) at 60 dB
