@@ -21,7 +21,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: free cores)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
-    p.add_argument("--data-root", default=None, help="override data.root of the config")
+    p.add_argument("--data-root", default=None, help="override data.root (also when resuming)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="override data.num_workers (also when resuming; the samples stay the same)",
+    )
     p.add_argument(
         "--until",
         type=_positive,
@@ -87,8 +93,6 @@ def main(argv: list[str] | None = None) -> int:
             from training.engine import train
 
             cfg = load_training_config(args.config)
-            if args.data_root:
-                cfg.data.root = args.data_root
             return train(
                 cfg,
                 args.command,
@@ -98,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.threads,
                 device=args.device,
                 until=args.until,
+                data_root=args.data_root,
+                workers=args.workers,
             )
         if args.command == "evaluate":
             from training.evaluate import evaluate

@@ -413,6 +413,8 @@ def train(
     threads: int | None = None,
     device: str | None = None,
     until: int | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
 ) -> int:
     """Run one training stage; returns the process exit code.
 
@@ -431,6 +433,11 @@ def train(
         Continue from ``run_dir/last.pt`` (same schedule: its embedded config wins).
     threads, device
         Overrides of ``cfg.threads`` / ``cfg.device``.
+    data_root, workers
+        Overrides of ``cfg.data.root`` / ``cfg.data.num_workers`` that also apply when
+        resuming, so that a run goes on on another machine (the data elsewhere, more
+        cores for the loader). Neither changes the schedule or the samples: each
+        sample is drawn from its own index's seed, whichever worker draws it.
     until
         Stop after this step (validated and checkpointed there) instead of the
         configured total; the schedule still spans the total, so ``resume`` later goes
@@ -452,6 +459,14 @@ def train(
         stage = ckpt["stage"]
     elif resume:
         print(f"--resume: no checkpoint in {run}, starting from step 0", file=sys.stderr)
+    overrides: dict[str, Any] = {}
+    if data_root is not None:
+        overrides["root"] = str(data_root)
+    if workers is not None:
+        overrides["num_workers"] = workers
+    if overrides:  # validated like the config file (bounds included)
+        dumped = cfg.model_dump()
+        cfg = TrainingConfig.model_validate({**dumped, "data": {**dumped["data"], **overrides}})
     dev_name = resolve_device(device or cfg.device)
     dist = setup_distributed(dev_name)
     dev_name = resolve_device(device or cfg.device, dist)

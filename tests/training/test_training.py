@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from napari_dcpt.config import load_training_config, training_config_from_dict
+from napari_dcpt.errors import DcptError
 
 REPO = Path(__file__).parents[2]
 TINY = REPO / "training" / "configs" / "tiny.yaml"
@@ -606,3 +607,36 @@ def test_until_stops_checkpointed_and_resume_goes_on_with_the_same_schedule(
     assert [m["step"] for m in _metrics(run)] == [10, 20, 25, 30, 40]
     with pytest.raises(ValueError, match="positive"):
         train(cfg, "pretrain", run, threads=1, until=0)
+
+
+def test_resume_on_another_machine_takes_its_data_root_and_workers_and_the_same_samples(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A run stopped here goes on where the data live elsewhere and the loader has more
+    workers (`--data-root`, `--workers` with `--resume`), and trains on exactly the
+    samples an uninterrupted run would have: its weights match one to the last bit."""
+    from training.engine import load_checkpoint, train
+
+    cfg = load_training_config(_config(data_dir, tmp_path))
+    straight, moved = tmp_path / "straight", tmp_path / "moved"
+    assert train(cfg, "pretrain", straight, threads=1, until=12) == 0
+
+    assert train(cfg, "pretrain", moved, threads=1, until=6) == 0
+    elsewhere = data_dir.rename(tmp_path / "elsewhere")
+    with pytest.raises(DcptError):  # the embedded root is gone: the override is needed
+        train(cfg, "pretrain", moved, threads=1, resume=True, until=12)
+    assert (
+        train(
+            cfg, "pretrain", moved, threads=1, resume=True, until=12, data_root=elsewhere, workers=1
+        )
+        == 0
+    )
+    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(moved / "last.pt")
+    assert b["step"] == 12 and b["total_steps"] == a["total_steps"]
+    assert b["config"]["data"]["root"] == str(elsewhere)
+    assert b["config"]["data"]["num_workers"] == 1
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    with pytest.raises(ValueError, match="num_workers"):
+        train(cfg, "pretrain", moved, threads=1, resume=True, workers=-1)
