@@ -105,7 +105,11 @@ def calibrate(
         ``{"gain": {type: [mild, moderate, severe]}, "recall": {type: [...]}, "cases": n,
         "volumes": [...], "clean_change": relative rms change of clean slices,
         "seconds": t}``. ``recall`` is the share of each type's degraded cases in which
-        the report (computed by the same `restore` call) named it.
+        the report (computed by the same `restore` call) named it. ``removed`` is the
+        share of the degradation's squared error (against the clean slices, in the
+        mask) that applying ``gain`` x the change takes away: what a user sees. A gain of
+        1 says all of the change helps, not that the change is large; ``removed`` says
+        how much of the artefact goes (0.1 is about +0.46 dB).
     """
     from napari_dcpt.inference.engine import load_model, restore, run
     from napari_dcpt.volume import Volume
@@ -119,6 +123,7 @@ def calibrate(
     t0 = time.perf_counter()
     num: dict[tuple[str, str], float] = {}
     den: dict[tuple[str, str], float] = {}
+    err: dict[tuple[str, str], float] = {}  # the degraded input's squared error
     clean_change: list[float] = []
     types = [t for t in lm.vocabulary if t != "clean"]
 
@@ -154,10 +159,20 @@ def calibrate(
                     # means, not sums: a 512 px CT slice must not outweigh a 128 px one
                     num[t, sev] = num.get((t, sev), 0.0) + float(np.dot(d, target)) / d.size
                     den[t, sev] = den.get((t, sev), 0.0) + float(np.dot(d, d)) / d.size
+                    err[t, sev] = err.get((t, sev), 0.0) + float(np.dot(target, target)) / d.size
     gain = {
         t: [
             round(float(np.clip(num[t, s] / max(den[t, s], 1e-12), 0.0, 1.0)), 3)
             for s in SEVERITIES
+        ]
+        for t in types
+    }
+    # |target - g d|^2 = |target|^2 - 2 g <d, target> + g^2 |d|^2, pooled like the gain;
+    # g <= <d, target> / |d|^2 keeps it in 0..1 (and g = 0 removes nothing)
+    removed = {
+        t: [
+            round((2 * g * num[t, s] - g * g * den[t, s]) / max(err[t, s], 1e-12), 3) if g else 0.0
+            for g, s in zip(gain[t], SEVERITIES)
         ]
         for t in types
     }
@@ -166,6 +181,7 @@ def calibrate(
     return {
         "gain": gain,
         "recall": recall,
+        "removed": removed,
         "cases": len(volumes) * len(types) * len(SEVERITIES) * repeats,
         "volumes": [Path(v).name for v in volumes],
         "slices": slices,

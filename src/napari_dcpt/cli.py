@@ -143,6 +143,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         for f in report.findings:
             notes = f.notes()
             fix = "" if f.gain is None else f"  gain {f.gain:.2f}"
+            fix += "" if f.removed is None else f"  removes {f.removed:.0%}"
             fix += f" ({'; '.join(notes)})" if notes else ""
             print(f"  {f.type:<16} p={f.probability:.2f}  {f.severity:<9}{fix}".rstrip())
         print(f"  {'clean':<16} p={report.clean_probability:.2f}")

@@ -119,11 +119,11 @@ def test_cancel_by_closing_generator(tiny_weights, mr_volume):
         next(gen)
 
 
-def _with_gains(src, dst, gain, recall=None):
+def _with_gains(src, dst, gain, recall=None, removed=None):
     from napari_dcpt.models.weights import rewrite_extra
 
-    table = {"gain": gain} if recall is None else {"gain": gain, "recall": recall}
-    return rewrite_extra(src, dst, {"restore_gain": table})
+    table = {"gain": gain, "recall": recall, "removed": removed}
+    return rewrite_extra(src, dst, {"restore_gain": {k: v for k, v in table.items() if v}})
 
 
 def test_calibration_table_sets_the_strength(tiny_weights, mr_volume, tmp_path):
@@ -208,6 +208,27 @@ def test_report_says_which_types_it_rarely_names_on_unseen_scans(tiny_weights, m
         "bias field, mild, p=0.45 (not corrected by this model; named in 0% of unseen test cases)"
     )
     assert Finding("spike", 0.9, "severe", gain=0.9, recall=0.5).label() == "spike, severe, p=0.90"
+
+
+def test_a_finding_whose_small_change_all_helps_is_still_not_corrected(
+    tiny_weights, mr_volume, tmp_path
+):
+    """A gain of 1 says all of the change helps, not that it is large: the report calls a
+    finding corrected only if the calibrated change removes a tenth of its error."""
+    from napari_dcpt.inference.report import Finding
+
+    gain, removed = {"blur": [1.0, 1.0, 1.0]}, {"blur": [0.02, 0.05, 0.08]}
+    w = _with_gains(tiny_weights, tmp_path / "removed.st", gain, removed=removed)
+    f = {x.type: x for x in classify(mr_volume, model=w).findings}
+    sev = np.asarray(f["blur"].severity_probabilities[1:])
+    assert f["blur"].removed == pytest.approx(float(sev @ [0.02, 0.05, 0.08] / sev.sum()))
+    assert f["blur"].gain == pytest.approx(1.0) and not f["blur"].corrected
+    assert f["rician_noise"].removed == pytest.approx(1.0) and f["rician_noise"].corrected
+
+    assert not Finding("undersampling", 0.9, "mild", gain=1.0, removed=0.03).corrected
+    assert Finding("spike", 0.9, "mild", gain=1.0, removed=0.6).corrected
+    assert not Finding("spike", 0.9, "mild", gain=0.1, removed=0.6).corrected  # gain rules too
+    assert Finding("spike", 0.9, "mild", gain=0.9).corrected  # a file calibrated before
 
 
 def test_a_2_5d_model_restores_each_slice_from_its_neighbours(mr_volume, tmp_path):

@@ -24,10 +24,15 @@ def _mr_file(tmp_path: Path) -> Path:
 
 # A network that overshoots twice is trusted for half its change; one that is right, all
 # of it; one that moves away from clean, none. One that stops half way would need 2x:
-# the table never extrapolates past the network's own output.
-@pytest.mark.parametrize("share, expected", [(2.0, 0.5), (1.0, 1.0), (-1.0, 0.0), (0.5, 1.0)])
+# the table never extrapolates past the network's own output, and removes 3/4 of the
+# squared error. One that moves a twentieth of the way is trusted fully (gain 1) but
+# removes under a tenth of the error: the report must not call that a correction.
+@pytest.mark.parametrize(
+    "share, expected, removed",
+    [(2.0, 0.5, 1.0), (1.0, 1.0, 1.0), (-1.0, 0.0, 0.0), (0.5, 1.0, 0.75), (0.05, 1.0, 0.0975)],
+)
 def test_gain_is_the_share_of_the_change_that_moves_towards_clean(
-    tmp_path, monkeypatch, tiny_weights, share, expected
+    tmp_path, monkeypatch, tiny_weights, share, expected, removed
 ):
     from training.calibrate import _slabs, calibrate
 
@@ -46,6 +51,8 @@ def test_gain_is_the_share_of_the_change_that_moves_towards_clean(
     assert set(table["gain"]) == {"rician_noise", "blur"}
     for row in table["gain"].values():
         assert row == pytest.approx([expected] * len(SEVERITIES), abs=1e-3)
+    for row in table["removed"].values():
+        assert row == pytest.approx([removed] * len(SEVERITIES), abs=1e-3)
 
 
 def test_recall_is_the_share_of_a_types_cases_its_report_names(tmp_path, monkeypatch, tiny_weights):
@@ -84,7 +91,9 @@ def test_calibrate_embeds_a_table_restore_uses(tmp_path, tiny_weights):
     lm = engine.load_model(out)
     assert lm.gains == {t: tuple(v) for t, v in table["gain"].items()}
     assert lm.recall == {t: tuple(v) for t, v in table["recall"].items()}
-    assert all(0.0 <= g <= 1.0 for t in (lm.gains, lm.recall) for row in t.values() for g in row)
+    assert lm.removed == {t: tuple(v) for t, v in table["removed"].items()}
+    tables = (lm.gains, lm.recall, lm.removed)
+    assert all(0.0 <= g <= 1.0 for t in tables for row in t.values() for g in row)
 
 
 def test_default_calibration_set_is_the_validation_split(tmp_path, tiny_weights):

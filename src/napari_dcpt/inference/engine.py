@@ -63,7 +63,9 @@ class LoadedModel:
     type, the share of the network's change that helps at each severity (mild,
     moderate, severe); empty for an uncalibrated file (`report_strength` then uses
     ``1 - p(clean)`` alone). ``recall``, from the same calibration, is the share of
-    those degraded cases in which the report named the type; empty when not measured.
+    those degraded cases in which the report named the type, and ``removed`` the share
+    of their squared error that the calibrated change takes away; each empty when not
+    measured.
     """
 
     net: Any
@@ -73,6 +75,7 @@ class LoadedModel:
     path: Path
     gains: dict[str, tuple[float, ...]] = field(default_factory=dict)
     recall: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    removed: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -122,7 +125,9 @@ def _load_cached(path: str, device: str) -> LoadedModel:
     gains = _parse_table(table, "gain", vocab, Path(path))
     # calibrations before session 10 did not measure recall
     recall = _parse_table(table, "recall", vocab, Path(path), optional=True)
-    return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains, recall)
+    # and before session 18 not the share of the error removed
+    removed = _parse_table(table, "removed", vocab, Path(path), optional=True)
+    return LoadedModel(net, config, tuple(vocab), modality, Path(path), gains, recall, removed)
 
 
 def _parse_table(
@@ -359,7 +364,8 @@ def classify_steps(
         sev_name = SEVERITY_NAMES[1 + int(np.argmax(s[j][1:]))] if s is not None else ""
         sj = s[j] if s is not None else None
         gain, recall = _by_severity(lm.gains, name, sj), _by_severity(lm.recall, name, sj)
-        findings.append(Finding(name, float(p[j]), sev_name, sev_p, gain, recall))
+        removed = _by_severity(lm.removed, name, sj)
+        findings.append(Finding(name, float(p[j]), sev_name, sev_p, gain, recall, removed))
     findings.sort(key=lambda f: -f.probability)
     clean_p = float(p[lm.vocabulary.index("clean")]) if "clean" in lm.vocabulary else float("nan")
     return DegradationReport(mod, tuple(findings), clean_p, n_samples=len(picks))

@@ -11,6 +11,10 @@ SEVERITY_NAMES = ("absent", "mild", "moderate", "severe")
 # Below this calibrated gain a finding is reported as one the model does not correct:
 # under a quarter of its change helps, so `restore` leaves such a scan nearly as it is.
 NOT_CORRECTED_BELOW = 0.25
+# Below this calibrated share of the error removed, likewise: a change that takes away
+# under a tenth of the artefact's squared error gains under 0.46 dB, which no reader
+# sees, even when all of that small change helps (a gain of 1).
+NOT_CORRECTED_REMOVED_BELOW = 0.10
 # Below this calibrated recall a type's probability is reported as unreliable: on scans
 # the model never saw, it named the type in fewer than half of the cases that had it.
 UNRELIABLE_BELOW = 0.5
@@ -21,9 +25,11 @@ class Finding:
     """One degradation type: its probability and its most likely severity.
 
     ``gain`` is the calibrated share of the network's change that helps for this
-    type, and ``recall`` the calibrated share of unseen degraded cases in which the
-    report named it (probability >= 0.5), both averaged over the severity head's belief
-    (``training.calibrate``); None when the weights file carries no such table.
+    type, ``recall`` the calibrated share of unseen degraded cases in which the
+    report named it (probability >= 0.5), and ``removed`` the calibrated share of the
+    artefact's squared error that `restore` takes away, each averaged over the severity
+    head's belief (``training.calibrate``); None when the weights file carries no such
+    table.
     """
 
     type: str
@@ -32,11 +38,15 @@ class Finding:
     severity_probabilities: tuple[float, ...] = ()
     gain: float | None = None
     recall: float | None = None
+    removed: float | None = None
 
     @property
     def corrected(self) -> bool:
-        """False when the calibration says the model does not undo this type."""
-        return self.gain is None or self.gain >= NOT_CORRECTED_BELOW
+        """False when the calibration says the model does not undo this type: little of
+        its change helps, or what helps removes little of the artefact."""
+        if self.gain is not None and self.gain < NOT_CORRECTED_BELOW:
+            return False
+        return self.removed is None or self.removed >= NOT_CORRECTED_REMOVED_BELOW
 
     @property
     def reliable(self) -> bool:

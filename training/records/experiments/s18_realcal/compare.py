@@ -23,7 +23,9 @@ from benchmarks.methods import dcpt_method
 def main() -> None:
     files = [Path(f) for f in sys.argv[1:]]
     methods = [dcpt_method(f"{i}:{f.name}", f, threads=1) for i, f in enumerate(files)]
-    cells: dict[str, dict[tuple[str, str], list[float]]] = {m.name: defaultdict(list) for m in methods}
+    cells: dict[str, dict[tuple[str, str], list[float]]] = {
+        m.name: defaultdict(list) for m in methods
+    }
     for vol in heldout_volumes("MR"):
         mask = mask_of(vol)
         for kind, rec in case_records("MR", False):
