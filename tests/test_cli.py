@@ -94,17 +94,19 @@ def test_classify_names_what_a_calibrated_model_does_not_correct(
     table = {
         "gain": {"blur": [0.0, 0.0, 0.0], "rician_noise": [1.0, 1.0, 1.0]},
         "recall": {"blur": [0.0, 0.0, 0.0], "rician_noise": [1.0, 1.0, 1.0]},
+        "removed": {"blur": [0.0, 0.0, 0.0], "rician_noise": [0.8, 0.8, 0.8]},
     }
     w = rewrite_extra(tiny_weights, tmp_path / "cal.safetensors", {"restore_gain": table})
     assert main(["-q", "classify", str(mr_file), "--weights", str(w)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     note = "(not corrected by this model; named in 0% of unseen test cases)"
-    assert rows["blur"].endswith(f"gain 0.00 {note}")
-    assert rows["rician_noise"].endswith("gain 1.00")
+    assert rows["blur"].endswith(f"gain 0.00  removes 0% {note}")
+    assert rows["rician_noise"].endswith("gain 1.00  removes 80%")
     assert main(["-q", "classify", str(mr_file), "--weights", str(w), "--json"]) == 0
     found = {f["type"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
     assert found["blur"]["gain"] == 0.0 and found["rician_noise"]["gain"] == 1.0
     assert found["blur"]["recall"] == 0.0 and found["rician_noise"]["recall"] == 1.0
+    assert found["rician_noise"]["removed"] == pytest.approx(0.8)
 
 
 def test_degrade_writes_same_geometry_and_record(tmp_path, mr_file):
