@@ -434,8 +434,32 @@ def summary(runs: Path, bench: Path) -> list[str]:
     ]
 
 
+# The tables of an embedded calibration after the gain's, each with its caption; a file
+# calibrated before a table existed (recall: session 10, removed: session 18) lacks it.
+_CALIBRATION_TABLES = (
+    (
+        "recall",
+        "Recall on the same cases: the share in which the report named the type "
+        "(p >= 0.5). `classify` and the widget mark a type under 0.5 as unreliable.",
+    ),
+    (
+        "removed",
+        "Share of the artefact's squared error that the calibrated change removes on the "
+        "same cases (0.10 is about +0.46 dB). A gain of 1 says all of the change helps, "
+        "not that it is large: `classify` and the widget call a finding corrected only "
+        "with a gain of 0.25 and a removed share of 0.10 or more.",
+    ),
+)
+
+
+def _severity_table(table: dict[str, list[float]]) -> list[str]:
+    """A per-type, per-severity table of the calibration, as Markdown rows."""
+    rows = [f"| {t} | " + " | ".join(f"{v:.2f}" for v in row) + " |" for t, row in table.items()]
+    return ["| type | mild | moderate | severe |", "|---|---|---|---|", *rows]
+
+
 def _calibration(weights: Path) -> list[str]:
-    """The embedded `training.calibrate` table of a weights file, as Markdown."""
+    """The embedded `training.calibrate` tables of a weights file, as Markdown."""
     from napari_dcpt.models import read_metadata
 
     cal = read_metadata(weights)["extra"].get("restore_gain")
@@ -449,40 +473,11 @@ def _calibration(weights: Path) -> list[str]:
         "original (0 = none of it helps, 1 = all of it). `restore` applies "
         "`(1 - p(clean)) x (1 - prod_k (1 - p_k g_k))` of the change.",
         "",
-        "| type | mild | moderate | severe |",
-        "|---|---|---|---|",
+        *_severity_table(cal["gain"]),
     ]
-    lines += [
-        f"| {t} | " + " | ".join(f"{g:.2f}" for g in row) + " |" for t, row in cal["gain"].items()
-    ]
-    if "recall" in cal:
-        lines += [
-            "",
-            "Recall on the same cases: the share in which the report named the type "
-            "(p >= 0.5). `classify` and the widget mark a type under 0.5 as unreliable.",
-            "",
-            "| type | mild | moderate | severe |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {t} | " + " | ".join(f"{r:.2f}" for r in row) + " |"
-            for t, row in cal["recall"].items()
-        ]
-    if "removed" in cal:
-        lines += [
-            "",
-            "Share of the artefact's squared error that the calibrated change removes on the "
-            "same cases (0.10 is about +0.46 dB). A gain of 1 says all of the change helps, "
-            "not that it is large: `classify` and the widget call a finding corrected only "
-            "with a gain of 0.25 and a removed share of 0.10 or more.",
-            "",
-            "| type | mild | moderate | severe |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {t} | " + " | ".join(f"{r:.2f}" for r in row) + " |"
-            for t, row in cal["removed"].items()
-        ]
+    for key, caption in _CALIBRATION_TABLES:
+        if key in cal:
+            lines += ["", caption, "", *_severity_table(cal[key])]
     return [*lines, ""]
 
 
