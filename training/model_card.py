@@ -40,6 +40,7 @@ CHAIN: dict[str, int | None] = {
     "long3": 10500,
     "long4": None,
     "head": None,
+    "fov_head": None,
 }
 CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
@@ -821,6 +822,15 @@ def main() -> None:
         "    --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "python -m training calibrate $W/ct.safetensors $W/ct.safetensors --repeats 8 --threads 1 \\",
         "    --volumes $D/dicom/eCT_Supplemental.dcm <CT_small.dcm as above>",
+        "# session 18: 2000 more MR head steps on crops down to 32 px, from that file (the",
+        "# config was named mr_head_fov.yaml when it ran; renamed, unchanged)",
+        "python -m training head --config training/configs/mr_fov_head.yaml \\",
+        "    --run-dir runs/s18/mr_head_fov --init $W/mr.safetensors --threads 1",
+        "python -m training export runs/s18/mr_head_fov/last.pt runs/s18/mr_head_fov.safetensors",
+        "python -m training evaluate --checkpoint runs/s18/mr_head_fov/last.pt \\",
+        "    --out training/records/mr_fov_head/eval --samples 16 --threads 1",
+        "python -m training calibrate runs/s18/mr_head_fov.safetensors $W/mr.safetensors --repeats 3 \\",
+        "    --threads 1 --volumes $D/mr/macaque_inia19_t1.nii.gz $D/mr/mni152_2009a_t1.nii.gz",
         "python -m training.model_card   # reads training/records",
         "```",
         "",

@@ -9,7 +9,8 @@
 # fifth, 10000 steps longer at that floor, a sixth, 7000 steps at a lower peak rate, and
 # the first 10500 steps of a seventh (34745 planned, on the anatomy-scaled bias field),
 # a head refit, an eighth (8000 steps annealing the seventh's rate there to zero)
-# -> classifier head refit on whole slices;
+# -> classifier head refit on whole slices, then 2000 more head steps on crops down to
+# 32 px;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the same total step
@@ -40,9 +41,10 @@ cont() {
   t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$run" --init "$root/${mod}.safetensors" --threads "$threads" --resume "$@"
   t $py -m training export "$root/$run/last.pt" "$root/${mod}.safetensors"
 }
-# the MR classifier's whole-slice k-space refit (backbone frozen) on the current export
+# the MR classifier's whole-slice k-space refit (backbone frozen) on the current export;
+# the second argument names its config (default training/configs/mr_head.yaml)
 refit() {
-  t $py -m training head --config training/configs/mr_head.yaml --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
+  t $py -m training head --config "training/configs/${2:-mr_head}.yaml" --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
   t $py -m training export "$root/$1/last.pt" "$root/${mod}.safetensors"
 }
 if [ "$mod" = mr ]; then
@@ -56,6 +58,8 @@ if [ "$mod" = mr ]; then
   refit mr_head_long3
   cont mr_long4
   refit mr_head
+  # (session 18) 2000 more head steps on crops down to 32 px, for small fields of view
+  refit mr_fov_head mr_fov_head
 else
   # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
   # floor at 50 and then 60 dB, a fifth (one more doubling) at 60 dB
