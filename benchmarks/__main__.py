@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks quality|speed|classify|tune|docs [--help]``."""
+"""Command line: ``python -m benchmarks quality|speed|classify|compare|tune|docs [--help]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ COMMANDS = {
     "quality": "benchmarks.quality",
     "speed": "benchmarks.speed",
     "classify": "benchmarks.classification",
+    "compare": "benchmarks.compare",
     "tune": "benchmarks.tune",
     "docs": "benchmarks.report",
 }

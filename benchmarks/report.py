@@ -286,6 +286,9 @@ def build() -> str:
         "python -m benchmarks classify",
         "python -m benchmarks speed --bm4d",
         "python -m benchmarks docs       # regenerates this section",
+        "# a candidate weights file against the shipped one (napari-dcpt rows only; the",
+        "# shipping rules in training/records/NOTES.md are measured with it):",
+        "python -m benchmarks compare src/napari_dcpt/weights/mr.safetensors cand.safetensors",
         "```",
         "",
         "Options: `--weights-dir` (default `src/napari_dcpt/weights`, falling back to "
