@@ -84,6 +84,53 @@ def _steps(runs: Path, name: str, ms: list[dict[str, Any]]) -> int | None:
     return int(ms[-1]["step"]) if ms else None
 
 
+def _mean_single(ev: dict[str, Any]) -> float:
+    """Mean restored PSNR (dB) over an evaluation's single-type rows."""
+    return float(np.mean([r["psnr_restored"] for r in ev["rows"] if r["severity"]]))
+
+
+def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, float]]:
+    """DCPT pre-training against none at every budget at which both were evaluated.
+
+    Rows ``(pre-trained run, ablation run, total steps, mean restored PSNR with
+    pre-training, without)`` over the single-type rows of ``evaluate``: the first
+    fine-tuning (``<mod>_ft`` against ``<mod>_abl``, the same pre-training plus
+    fine-tuning steps from random initialisation), then each continuation ``<mod>_<c>``
+    that the ablation was also taken through (``<mod>_abl_<c>``: the same config, from the
+    ablation's previous export). Head refits add no steps and are skipped.
+
+    Raises
+    ------
+    ValueError
+        An ablation continuation ran a different number of steps from the pre-trained
+        one, so the row would not compare equal budgets.
+    """
+    ft = _run_config(runs, f"{mod}_ft")
+    if ft is None:
+        return []
+    total = int(ft["pretrain"]["steps"]) + int(ft["finetune"]["steps"])
+    rows = []
+    pairs = [(f"{mod}_ft", f"{mod}_abl")]
+    pairs += [(f"{mod}_{c}", f"{mod}_abl_{c}") for c in CONTINUATIONS]
+    for i, (name, abl_name) in enumerate(pairs):
+        if i:
+            if _run_config(runs, name) is None and not (runs / name).is_dir():
+                continue  # not part of this modality's chain
+            steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
+            if steps is None:
+                break  # the budget from here on is unknown
+            total += steps
+            abl_cfg = _run_config(runs, abl_name)
+            if abl_cfg is not None and int(abl_cfg["finetune"]["steps"]) != steps:
+                raise ValueError(
+                    f"{abl_name}: {abl_cfg['finetune']['steps']} steps where {name} ran {steps}"
+                )
+        ev, abl = _json(runs / name / "eval/eval.json"), _json(runs / abl_name / "eval/eval.json")
+        if ev is not None and abl is not None:
+            rows.append((name, abl_name, total, _mean_single(ev), _mean_single(abl)))
+    return rows
+
+
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -540,7 +587,22 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
             f"crops), k-space branch on, backbone frozen (restoration tensors unchanged); "
             f"{rate:.2f} steps/s"
         ]
-    if cont:
+    budgets = ablation_budgets(runs, mod)
+    last = list(cont)[-1] if cont else f"{mod}_ft"
+    # the ablation at the shipped file's budget, if it was taken that far
+    equal = next((b for b in budgets if b[0] == last), None)
+    if cont and equal is not None:
+        lines += [
+            f"- the ablation was taken through the same continuations (`{mod}_abl_<run>`, each "
+            f"config from the ablation's previous export): the same {equal[2]} steps as the "
+            "shipped file"
+        ]
+    elif cont and len(budgets) > 1:
+        lines += [
+            f"- the ablation was taken through the same continuations up to `{budgets[-1][0]}` "
+            f"({budgets[-1][2]} steps) so far, not to the shipped file's budget"
+        ]
+    elif cont:
         lines += ["- the ablation matches the first fine-tuning's budget only"]
     timed = runs / f"{mod}_timed.json"
     if timed.is_file():  # trained by `python -m training.timed`
@@ -564,7 +626,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
     )
     refit = ev_dir is not None and ev_dir.parent.name.endswith("head")
     ev = _json(ev_dir / "eval.json") if ev_dir is not None else None
-    abl = _json(runs / f"{mod}_abl/eval/eval.json")
+    abl = _json(runs / (equal[1] if equal else f"{mod}_abl") / "eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
     lines += [
@@ -572,6 +634,18 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         "",
         "PSNR/SSIM on network units (CT: -1000..1000 HU -> 0..1; MR: 99.5th percentile -> 1),"
         " one 64 px centre patch per sampled slice, 16 samples per row, fixed seeds.",
+        *(
+            [
+                "The ablation column is the no-pre-training network "
+                + (
+                    f"at the same total steps ({equal[2]})."
+                    if equal
+                    else "at the first fine-tuning's budget only."
+                )
+            ]
+            if abl and cont
+            else []
+        ),
         *(
             [
                 "The shipped file's classifier is the refit head; the ablation's is its own "
@@ -622,17 +696,32 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
             "",
         ]
     else:
-        # the same budget: the first fine-tuning, before any continuation
-        same = _json(runs / f"{mod}_ft/eval/eval.json") if cont else ev
+        # the same budget: the shipped file's if the ablation went that far, else the first
+        # fine-tuning's, before any continuation
+        same = ev if equal or not cont else _json(runs / f"{mod}_ft/eval/eval.json")
         single = [(r, a) for r, a in zip((same or ev)["rows"], abl["rows"]) if r["severity"]]
         gain = np.mean([r["psnr_restored"] - a["psnr_restored"] for r, a in single])
-        when = ", first fine-tuning before its continuation" if cont else ""
+        when = ", first fine-tuning before its continuation" if cont and not equal else ""
         lines += [
             f"DCPT pre-training vs none (same total steps{when}): mean restored PSNR difference over "
             f"single-type rows {gain:+.2f} dB "
             f"({'no measurable difference' if abs(gain) < 0.05 else 'pre-training helps' if gain > 0 else 'pre-training does not help'} here).",
             "",
         ]
+        if len(budgets) > 1:
+            lines += [
+                "The same difference at every budget both were evaluated at (mean restored "
+                "PSNR over the single-type rows, dB):",
+                "",
+                "| pre-trained run | ablation run | total steps | pre-trained | no pre-training "
+                "| difference |",
+                "|---|---|---|---|---|---|",
+                *(
+                    f"| `{a}` | `{b}` | {n} | {p:.2f} | {q:.2f} | {p - q:+.2f} |"
+                    for a, b, n, p, q in budgets
+                ),
+                "",
+            ]
     curves = plot_curves(runs, mod, out)
     lines += [f"![learning curves]({curves.name})", ""]
     # plots kept where the metrics behind them were lost (training/records/README.md)

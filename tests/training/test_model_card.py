@@ -291,3 +291,73 @@ def test_a_file_taken_part_way_through_a_run_counts_and_plots_the_run_only_to_th
     stops["long3"] = None  # the run shipped whole
     assert [m["step"] for m in fine_tuning_curve(tmp_path, "mr")][-1] == 2500
     assert "3000 more steps," in "\n".join(section(tmp_path, "mr", tmp_path))
+
+
+def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(tmp_path):
+    import json
+
+    import pytest
+    import yaml
+
+    from training.model_card import ablation_budgets, section
+
+    def run(name, cfg, restored):
+        (tmp_path / name / "eval").mkdir(parents=True)
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg))
+        rows = [
+            {
+                "condition": c,
+                "severity": s,
+                "psnr_degraded": 25.0,
+                "psnr_restored": restored + (5.0 if c == "clean" else 0.0),
+                "ssim_degraded": 0.8,
+                "ssim_restored": 0.9,
+                "acc_exact": 1.0,
+            }
+            for c, s in (("clean", None), ("noise", "mild"), ("noise", "severe"), ("mixed", None))
+        ]
+        (tmp_path / name / "eval" / "eval.json").write_text(
+            json.dumps(
+                {"vocabulary": ["clean", "noise"], "rows": rows, "confusion": [[4, 0], [0, 4]]}
+            )
+        )
+
+    data = {"root": "r", "patch_size": 64, "batch_size": 8}
+    first = {"data": data, "pretrain": {"steps": 100}, "finetune": {"steps": 200}}
+    run("ct_ft", first, 30.0)
+    run("ct_abl", first, 30.5)  # the ablation ahead at the first budget
+    run("ct_floor", {"finetune": {"steps": 400}}, 32.0)
+    run("ct_long", {"finetune": {"steps": 800}}, 33.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    text = "\n".join(section(tmp_path, "ct", out))
+    assert "the ablation matches the first fine-tuning's budget only" in text
+    assert "(same total steps, first fine-tuning before its continuation)" in text
+    assert "difference over single-type rows -0.50 dB" in text
+
+    run("ct_abl_floor", {"finetune": {"steps": 400}}, 31.0)  # part of the way
+    assert [(b[0], b[2]) for b in ablation_budgets(tmp_path, "ct")] == [
+        ("ct_ft", 300),
+        ("ct_floor", 700),
+    ]
+    text = "\n".join(section(tmp_path, "ct", out))
+    assert "up to `ct_floor` (700 steps) so far" in text
+    assert "| `ct_floor` | `ct_abl_floor` | 700 | 32.00 | 31.00 | +1.00 |" in text
+
+    run("ct_abl_long", {"finetune": {"steps": 800}}, 32.75)  # the shipped file's budget
+    text = "\n".join(section(tmp_path, "ct", out))
+    assert "the same 1500 steps as the shipped file" in text
+    assert (
+        "The ablation column is the no-pre-training network at the same total steps (1500)." in text
+    )
+    assert (
+        "(same total steps): mean restored PSNR difference over single-type rows +0.25 dB" in text
+    )
+    assert "| 33.00 | 32.75 | +0.25 |" in text  # the table's last row
+    assert "| clean | - | 25.00 | 38.00 | 0.800 | 0.900 | 1.00 | - | 37.75 |" in text
+
+    (tmp_path / "ct_abl_long" / "config.yaml").write_text(
+        yaml.safe_dump({"finetune": {"steps": 700}})
+    )
+    with pytest.raises(ValueError, match="ct_abl_long: 700 steps where ct_long ran 800"):
+        ablation_budgets(tmp_path, "ct")
