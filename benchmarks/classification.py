@@ -10,6 +10,7 @@ multi-label exact match and partial match (Jaccard, recall) of the detected set
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
@@ -132,6 +133,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["results"].setdefault(mod, {})[name] = evaluate(rs, vocabulary(mod))
     out["runtime_s"] = time.perf_counter() - t0
     out["environment"] = common.environment(args.argv)
+    out["runs"] = [
+        {**out["environment"], "modalities": list(args.modality), "runtime_s": out["runtime_s"]}
+    ]
+    return out
+
+
+def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` with the rows, results and models of ``old``'s other modalities kept.
+
+    Each run is listed under ``runs`` (command, date, modalities, runtime) so that a
+    merged file still says how each of its modalities was measured.
+    """
+    mods = set(new["results"]) | set(new["models"])
+    # a file from before ``runs`` existed: its one run covered its modalities
+    old_runs = old.get("runs") or [
+        {
+            **old.get("environment", {}),
+            "modalities": sorted(old.get("models", {})),
+            "runtime_s": old.get("runtime_s", 0.0),
+        }
+    ]
+    out = dict(new)
+    out["rows"] = [r for r in old.get("rows", []) if r["modality"] not in mods] + new["rows"]
+    out["results"] = {
+        **{m: r for m, r in old.get("results", {}).items() if m not in mods},
+        **new["results"],
+    }
+    out["models"] = {
+        **{m: r for m, r in old.get("models", {}).items() if m not in mods},
+        **new["models"],
+    }
+    # an older run stays listed for the modalities whose rows it still holds
+    kept = [
+        {**r, "modalities": [m for m in r["modalities"] if m not in mods]}
+        for r in old_runs
+        if set(r["modalities"]) - mods
+    ]
+    out["runs"] = kept + new["runs"]
+    out["runtime_s"] = sum(r["runtime_s"] for r in out["runs"])
     return out
 
 
@@ -181,20 +221,29 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seeds", type=int, default=2, help="draws per type x severity")
     ap.add_argument("--modality", nargs="+", default=["MR", "CT"], choices=["MR", "CT"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other modalities' rows of an existing classify.json",
+    )
     ap.add_argument("--out", type=common.Path, default=common.RESULTS)
     add_model_args(ap)
     args = ap.parse_args(argv)
     args.out = resolve_out(args)
     args.argv = ["python", "-m", "benchmarks", "classify", *argv]
     res = run(args)
-    common.write_json(args.out / "classify.json", res)
-    env = res["environment"]
-    md = [
-        "# Classification benchmark",
-        "",
-        f"Command: `{env['command']}`  ",
-        f"Date: {env['date_utc']}; machine: {env['machine']}; runtime "
-        f"{res['runtime_s'] / 60:.1f} min",
+    old_path = args.out / "classify.json"
+    if args.merge and old_path.exists():
+        res = merge(json.loads(old_path.read_text()), res)
+    common.write_json(old_path, res)
+    md = ["# Classification benchmark", ""]
+    for r in res["runs"]:
+        md += [
+            f"Command: `{r['command']}` ({', '.join(r['modalities'])})  ",
+            f"Date: {r['date_utc']}; machine: {r['machine']}; runtime "
+            f"{r['runtime_s'] / 60:.1f} min  ",
+        ]
+    md += [
         "",
         f"Models: {res['models']}",
         "",

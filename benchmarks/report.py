@@ -283,7 +283,7 @@ def build() -> str:
         'pip install -c constraints.txt -e ".[bench]"   # the classical methods\' libraries',
         "python -m benchmarks tune       # once: grid search of the classical methods",
         "python -m benchmarks quality    # --quick: mild/severe only, fewer methods",
-        "python -m benchmarks classify",
+        "python -m benchmarks classify   # --modality CT --merge: one modality again",
         "python -m benchmarks speed --bm4d",
         "python -m benchmarks docs       # regenerates this section",
         "# a candidate weights file against the shipped one (napari-dcpt rows only; the",
@@ -330,11 +330,17 @@ def build() -> str:
         ]
     if c:
         env = c["environment"]
+        runs = c.get("runs") or [
+            {**env, "modalities": list(c["models"]), "runtime_s": c["runtime_s"]}
+        ]
         out += [
             "### Degradation classification",
             "",
-            f"`{env['command']}` -- {env['date_utc']}, {env['machine']}, "
-            f"{c['runtime_s'] / 60:.1f} min.",
+            *(
+                f"`{r['command']}` ({', '.join(r['modalities'])}) -- {r['date_utc']}, "
+                f"{r['machine']}, {r['runtime_s'] / 60:.1f} min.  "
+                for r in runs
+            ),
             "",
             classify_report(c),
             "",
