@@ -13,9 +13,11 @@
 # 32 px;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
-# outside both splits -> the no-pre-training ablation with the same total step
-# budget (exported and calibrated the same way) -> evaluation of both on the held-out
-# split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
+# outside both splits -> the no-pre-training ablation with the first fine-tuning's
+# step budget (CT: then taken through the same continuations, so that it ends at the
+# shipped file's budget; MR's chain would take about 7 h more on a 2-core CPU and has
+# not been run), exported and calibrated the same way -> evaluation of both on the
+# held-out split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
 # (config, metrics, eval) are what training/records keeps for the model card.
 set -euo pipefail
 mod=$1; root=${2:-runs}; threads=${3:-1}
@@ -72,5 +74,13 @@ if [ "$mod" = mr ]; then  # the shipped file (refit head) on the same validation
 fi
 t $py -m training ablation --config "$cfg" --run-dir "$root/${mod}_abl" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_abl/last.pt" "$root/${mod}_ablation.safetensors"
+if [ "$mod" = ct ]; then  # the same continuations from the ablation's own exports
+  for run in ct_psnr ct_floor ct_floor60 ct_long; do
+    abl=ct_abl_${run#ct_}
+    t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$abl" --init "$root/ct_ablation.safetensors" --threads "$threads" --resume
+    t $py -m training export "$root/$abl/last.pt" "$root/ct_ablation.safetensors"
+    t $py -m training evaluate --checkpoint "$root/$abl/last.pt" --out "$root/$abl/eval" --samples 16
+  done
+fi
 t $py -m training calibrate "$root/${mod}_ablation.safetensors" "$root/${mod}_ablation.safetensors" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_abl/last.pt" --out "$root/${mod}_abl/eval" --samples 16
