@@ -106,8 +106,8 @@ def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, f
         one, so the row would not compare equal budgets.
     """
     ft = _run_config(runs, f"{mod}_ft")
-    if ft is None:
-        return []
+    if ft is None or "pretrain" not in ft or "finetune" not in ft:
+        return []  # the first budget is unknown, so no later one is either
     total = int(ft["pretrain"]["steps"]) + int(ft["finetune"]["steps"])
     rows = []
     pairs = [(f"{mod}_ft", f"{mod}_abl")]
