@@ -89,42 +89,50 @@ def _mean_single(ev: dict[str, Any]) -> float:
     return float(np.mean([r["psnr_restored"] for r in ev["rows"] if r["severity"]]))
 
 
-def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, float]]:
-    """DCPT pre-training against none at every budget at which both were evaluated.
+def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
+    """``(pre-trained run, its ablation run, total steps before, after)`` of each stage.
 
-    Rows ``(pre-trained run, ablation run, total steps, mean restored PSNR with
-    pre-training, without)`` over the single-type rows of ``evaluate``: the first
-    fine-tuning (``<mod>_ft`` against ``<mod>_abl``, the same pre-training plus
+    The first fine-tuning (``<mod>_ft`` against ``<mod>_abl``, the same pre-training plus
     fine-tuning steps from random initialisation), then each continuation ``<mod>_<c>``
-    that the ablation was also taken through (``<mod>_abl_<c>``: the same config, from the
-    ablation's previous export). Head refits add no steps and are skipped.
+    present, paired with ``<mod>_abl_<c>``: the ablation taken through the same config
+    from its previous export. Head refits add no steps and are skipped.
 
     Raises
     ------
     ValueError
         An ablation continuation ran a different number of steps from the pre-trained
-        one, so the row would not compare equal budgets.
+        one, so the pair would not compare equal budgets.
     """
     ft = _run_config(runs, f"{mod}_ft")
     if ft is None or "pretrain" not in ft or "finetune" not in ft:
         return []  # the first budget is unknown, so no later one is either
     total = int(ft["pretrain"]["steps"]) + int(ft["finetune"]["steps"])
+    out = [(f"{mod}_ft", f"{mod}_abl", 0, total)]
+    for name, abl_name in ((f"{mod}_{c}", f"{mod}_abl_{c}") for c in CONTINUATIONS):
+        if _run_config(runs, name) is None and not (runs / name).is_dir():
+            continue  # not part of this modality's chain
+        steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
+        if steps is None:
+            break  # the budget from here on is unknown
+        abl_cfg = _run_config(runs, abl_name)
+        if abl_cfg is not None and int(abl_cfg["finetune"]["steps"]) != steps:
+            raise ValueError(
+                f"{abl_name}: {abl_cfg['finetune']['steps']} steps where {name} ran {steps}"
+            )
+        out.append((name, abl_name, total, total + steps))
+        total += steps
+    return out
+
+
+def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, float]]:
+    """DCPT pre-training against none at every budget at which both were evaluated.
+
+    Rows ``(pre-trained run, ablation run, total steps, mean restored PSNR with
+    pre-training, without)`` over the single-type rows of ``evaluate``, for the stages
+    of `_chain_budgets` that both have an evaluation of.
+    """
     rows = []
-    pairs = [(f"{mod}_ft", f"{mod}_abl")]
-    pairs += [(f"{mod}_{c}", f"{mod}_abl_{c}") for c in CONTINUATIONS]
-    for i, (name, abl_name) in enumerate(pairs):
-        if i:
-            if _run_config(runs, name) is None and not (runs / name).is_dir():
-                continue  # not part of this modality's chain
-            steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
-            if steps is None:
-                break  # the budget from here on is unknown
-            total += steps
-            abl_cfg = _run_config(runs, abl_name)
-            if abl_cfg is not None and int(abl_cfg["finetune"]["steps"]) != steps:
-                raise ValueError(
-                    f"{abl_name}: {abl_cfg['finetune']['steps']} steps where {name} ran {steps}"
-                )
+    for name, abl_name, _, total in _chain_budgets(runs, mod):
         ev, abl = _json(runs / name / "eval/eval.json"), _json(runs / abl_name / "eval/eval.json")
         if ev is not None and abl is not None:
             rows.append((name, abl_name, total, _mean_single(ev), _mean_single(abl)))
@@ -169,6 +177,10 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     series.append(
         ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0)
     )
+    # the ablation taken through the same continuations, at the same total steps
+    for _, abl_name, before, _ in _chain_budgets(runs, mod)[1:]:
+        ms = _jsonl(runs / abl_name / "metrics.jsonl")
+        series.append((f"ablation continued ({abl_name})", ms, "--", before))
     for stage, ms, style, off in series:
         if not ms:
             continue

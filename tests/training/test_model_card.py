@@ -299,7 +299,7 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     import pytest
     import yaml
 
-    from training.model_card import ablation_budgets, section
+    from training.model_card import _chain_budgets, ablation_budgets, section
 
     def run(name, cfg, restored):
         (tmp_path / name / "eval").mkdir(parents=True)
@@ -336,6 +336,9 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     assert "difference over single-type rows -0.50 dB" in text
 
     run("ct_abl_floor", {"finetune": {"steps": 400}}, 31.0)  # part of the way
+    (tmp_path / "ct_abl_floor" / "metrics.jsonl").write_text(
+        json.dumps({"step": 400, "psnr_restored": 31.0, "psnr_degraded": 25.0}) + "\n"
+    )
     assert [(b[0], b[2]) for b in ablation_budgets(tmp_path, "ct")] == [
         ("ct_ft", 300),
         ("ct_floor", 700),
@@ -356,6 +359,12 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     assert "| 33.00 | 32.75 | +0.25 |" in text  # the table's last row
     assert "| clean | - | 25.00 | 38.00 | 0.800 | 0.900 | 1.00 | - | 37.75 |" in text
 
+    # where each stage starts and ends in total steps (the curves plot the ablation there)
+    assert _chain_budgets(tmp_path, "ct") == [
+        ("ct_ft", "ct_abl", 0, 300),
+        ("ct_floor", "ct_abl_floor", 300, 700),
+        ("ct_long", "ct_abl_long", 700, 1500),
+    ]
     (tmp_path / "ct_abl_long" / "config.yaml").write_text(
         yaml.safe_dump({"finetune": {"steps": 700}})
     )
