@@ -222,7 +222,11 @@ FINDINGS = """\
   7245): -0.09 dB (CT single types), +0.06 dB (MR single types), -0.18 / -0.29 dB on the
   mixtures. Pre-training did not pay back the steps it takes from fine-tuning at that
   budget. The table above compares the shipped files, which had more steps, with the
-  same ablations (unequal budgets).
+  same ablations (unequal budgets). Taken on through the shipped CT file's own
+  continuations (session 21, training/records/ct_abl_*), the CT ablation falls behind on
+  validation patches: pre-training leads by +0.26 / +0.46 / +0.28 dB at 3476 / 5476 /
+  7476 steps (model card). Its last continuation, to 14552 steps, is still to finish;
+  then it replaces the committed CT ablation here.
 - **BM4D is 21x (MR) and 36x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). Both runs used 2 torch threads, which roughly doubles
   napari-dcpt's CPU seconds; with 1 thread (session 8) the ratios were 60x and 48x. On the 16x128x128 speed volume the ratio is 40x (34.5 against
