@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from benchmarks import common
-from benchmarks.quality import DCPT, NOPRT, add_model_args, model_paths, resolve_out
+from benchmarks.quality import (
+    DCPT,
+    NOPRT,
+    add_model_args,
+    model_paths,
+    resolve_out,
+    runs_text,
+)
 from napari_dcpt.degradations import sample_record, vocabulary
 
 
@@ -139,6 +146,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def runs_of(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs behind a result; a file from before ``runs`` existed had one, over its
+    modalities."""
+    return res.get("runs") or [
+        {
+            **res.get("environment", {}),
+            "modalities": sorted(res.get("models", {})),
+            "runtime_s": res.get("runtime_s", 0.0),
+        }
+    ]
+
+
 def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """``new`` with the rows, results and models of ``old``'s other modalities kept.
 
@@ -146,14 +165,7 @@ def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged file still says how each of its modalities was measured.
     """
     mods = set(new["results"]) | set(new["models"])
-    # a file from before ``runs`` existed: its one run covered its modalities
-    old_runs = old.get("runs") or [
-        {
-            **old.get("environment", {}),
-            "modalities": sorted(old.get("models", {})),
-            "runtime_s": old.get("runtime_s", 0.0),
-        }
-    ]
+    old_runs = runs_of(old)
     out = dict(new)
     out["rows"] = [r for r in old.get("rows", []) if r["modality"] not in mods] + new["rows"]
     out["results"] = {
@@ -236,13 +248,7 @@ def main(argv: list[str]) -> None:
     if args.merge and old_path.exists():
         res = merge(json.loads(old_path.read_text()), res)
     common.write_json(old_path, res)
-    md = ["# Classification benchmark", ""]
-    for r in res["runs"]:
-        md += [
-            f"Command: `{r['command']}` ({', '.join(r['modalities'])})  ",
-            f"Date: {r['date_utc']}; machine: {r['machine']}; runtime "
-            f"{r['runtime_s'] / 60:.1f} min  ",
-        ]
+    md = ["# Classification benchmark", "", runs_text(res)]
     md += [
         "",
         f"Models: {res['models']}",

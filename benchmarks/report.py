@@ -271,6 +271,7 @@ def tuned_table() -> str:
 def build() -> str:
     """The page's markdown."""
     from benchmarks.classification import report as classify_report
+    from benchmarks.classification import runs_of
     from benchmarks.quality import headline_table, method_table, runs_text, totals_text
     from benchmarks.speed import table as speed_table
 
@@ -333,18 +334,10 @@ def build() -> str:
             "",
         ]
     if c:
-        env = c["environment"]
-        runs = c.get("runs") or [
-            {**env, "modalities": list(c["models"]), "runtime_s": c["runtime_s"]}
-        ]
         out += [
             "### Degradation classification",
             "",
-            *(
-                f"`{r['command']}` ({', '.join(r['modalities'])}) -- {r['date_utc']}, "
-                f"{r['machine']}, {r['runtime_s'] / 60:.1f} min.  "
-                for r in runs
-            ),
+            runs_text({"runs": runs_of(c)}),
             "",
             classify_report(c),
             "",
