@@ -248,8 +248,10 @@ def main(argv: list[str]) -> None:
     if args.merge and old_path.exists():
         res = merge(json.loads(old_path.read_text()), res)
     common.write_json(old_path, res)
-    md = ["# Classification benchmark", "", runs_text(res)]
-    md += [
+    md = [
+        "# Classification benchmark",
+        "",
+        runs_text(res),
         "",
         f"Models: {res['models']}",
         "",
