@@ -46,8 +46,11 @@ CONTINUATIONS = tuple(c for c in CHAIN if not c.endswith("head"))
 
 
 def _stop(name: str) -> int | None:
-    """The step of run ``<mod>_<c>`` at which the shipped file was taken (None: its end)."""
-    return CHAIN.get(name.partition("_")[2])
+    """The step of run ``<mod>_<c>`` at which the shipped file was taken (None: its end).
+
+    The ablation's continuation ``<mod>_abl_<c>`` stops where ``<mod>_<c>`` did.
+    """
+    return CHAIN.get(name.partition("_")[2].removeprefix("abl_"))
 
 
 def _to_stop(name: str, ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -114,11 +117,9 @@ def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
         steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
         if steps is None:
             break  # the budget from here on is unknown
-        abl_cfg = _run_config(runs, abl_name)
-        if abl_cfg is not None and int(abl_cfg["finetune"]["steps"]) != steps:
-            raise ValueError(
-                f"{abl_name}: {abl_cfg['finetune']['steps']} steps where {name} ran {steps}"
-            )
+        abl_steps = _steps(runs, abl_name, []) if _run_config(runs, abl_name) else None
+        if abl_steps is not None and abl_steps != steps:
+            raise ValueError(f"{abl_name}: {abl_steps} steps where {name} ran {steps}")
         out.append((name, abl_name, total, total + steps))
         total += steps
     return out

@@ -14,9 +14,9 @@
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the first fine-tuning's
-# step budget (CT: then taken through the same continuations, so that it ends at the
-# shipped file's budget; MR's chain would take about 7 h more on a 2-core CPU and has
-# not been run), exported and calibrated the same way -> evaluation of both on the
+# step budget, then taken through the same continuations and head refits so that it ends
+# at the shipped file's budget (MR's takes about 7 h on a 2-core CPU; session 22 started
+# it), exported and calibrated the same way. Every stage of both is evaluated on the
 # held-out split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
 # (config, metrics, eval) are what training/records keeps for the model card.
 set -euo pipefail
@@ -36,51 +36,55 @@ fi
 t $py -m training pretrain --config "$cfg" --run-dir "$root/${mod}_pre" --threads "$threads" --resume
 t $py -m training finetune --config "$cfg" --run-dir "$root/${mod}_ft" --init "$root/${mod}_pre/last.pt" --threads "$threads" --resume
 t $py -m training export "$root/${mod}_ft/last.pt" "$root/${mod}.safetensors"
+# The continuations run twice: from the pre-trained export (run folders <mod>_<stage>,
+# weights RUN_ROOT/<mod>.safetensors) and, with tag=abl_, from the ablation's
+# (<mod>_abl_<stage>, RUN_ROOT/<mod>_ablation.safetensors), so that the model card
+# compares the two at every budget (model_card.ablation_budgets).
+tag=; w=$root/${mod}.safetensors
 # each further fine-tuning starts from the previous export: training/configs/<run>.yaml
 # (further arguments go to finetune: `--until STEP` where the file was taken part-way)
 cont() {
-  local run=$1; shift
-  t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$run" --init "$root/${mod}.safetensors" --threads "$threads" --resume "$@"
-  t $py -m training export "$root/$run/last.pt" "$root/${mod}.safetensors"
+  local run=$1; shift; local dir=$root/${mod}_${tag}${run#"${mod}"_}
+  t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$dir" --init "$w" --threads "$threads" --resume "$@"
+  t $py -m training export "$dir/last.pt" "$w"
+  t $py -m training evaluate --checkpoint "$dir/last.pt" --out "$dir/eval" --samples 16
 }
 # the MR classifier's whole-slice k-space refit (backbone frozen) on the current export;
 # the second argument names its config (default training/configs/mr_head.yaml)
 refit() {
-  t $py -m training head --config "training/configs/${2:-mr_head}.yaml" --run-dir "$root/$1" --init "$root/${mod}.safetensors" --threads "$threads" --resume
-  t $py -m training export "$root/$1/last.pt" "$root/${mod}.safetensors"
+  local dir=$root/${mod}_${tag}${1#"${mod}"_}
+  t $py -m training head --config "training/configs/${2:-mr_head}.yaml" --run-dir "$dir" --init "$w" --threads "$threads" --resume
+  t $py -m training export "$dir/last.pt" "$w"
 }
-if [ "$mod" = mr ]; then
-  # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-  # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor, the
-  # first 10500 steps of a seventh (model_card.CHAIN), a head refit and an eighth; then
-  # the classifier's whole-slice k-space refit with the backbone frozen
-  for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
-  cont mr_long3 --until 10500
-  # (session 15 shipped this refit; mr_long4 started from it)
-  refit mr_head_long3
-  cont mr_long4
-  refit mr_head
-  # (session 18) 2000 more head steps on crops down to 32 px, for small fields of view
-  refit mr_fov_head mr_fov_head
-else
-  # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with its
-  # floor at 50 and then 60 dB, a fifth (one more doubling) at 60 dB
-  for run in ct_psnr ct_floor ct_floor60 ct_long; do cont $run; done
-fi
-t $py -m training calibrate "$root/${mod}.safetensors" "$root/${mod}.safetensors" "${cal[@]}"
+chain() {
+  if [ "$mod" = mr ]; then
+    # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
+    # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor, the
+    # first 10500 steps of a seventh (model_card.CHAIN), a head refit and an eighth; then
+    # the classifier's whole-slice k-space refit with the backbone frozen
+    for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
+    cont mr_long3 --until 10500
+    # (session 15 shipped this refit; mr_long4 started from it)
+    refit mr_head_long3
+    cont mr_long4
+    refit mr_head
+    # (session 18) 2000 more head steps on crops down to 32 px, for small fields of view
+    refit mr_fov_head mr_fov_head
+  else
+    # CT: a second fine-tuning with the per-sample PSNR loss, a third and a fourth with
+    # its floor at 50 and then 60 dB, a fifth (one more doubling) at 60 dB
+    for run in ct_psnr ct_floor ct_floor60 ct_long; do cont $run; done
+  fi
+}
+chain
+t $py -m training calibrate "$w" "$w" "${cal[@]}"
 t $py -m training evaluate --checkpoint "$root/${mod}_ft/last.pt" --out "$root/${mod}_ft/eval" --samples 16
 if [ "$mod" = mr ]; then  # the shipped file (refit head) on the same validation samples
-  t $py -m training evaluate --checkpoint "$root/mr.safetensors" --config "$cfg" --out "$root/mr_head/eval" --samples 16
+  t $py -m training evaluate --checkpoint "$w" --config "$cfg" --out "$root/mr_head/eval" --samples 16
 fi
 t $py -m training ablation --config "$cfg" --run-dir "$root/${mod}_abl" --threads "$threads" --resume
-t $py -m training export "$root/${mod}_abl/last.pt" "$root/${mod}_ablation.safetensors"
-if [ "$mod" = ct ]; then  # the same continuations from the ablation's own exports
-  for run in ct_psnr ct_floor ct_floor60 ct_long; do
-    abl=ct_abl_${run#ct_}
-    t $py -m training finetune --config "training/configs/$run.yaml" --run-dir "$root/$abl" --init "$root/ct_ablation.safetensors" --threads "$threads" --resume
-    t $py -m training export "$root/$abl/last.pt" "$root/ct_ablation.safetensors"
-    t $py -m training evaluate --checkpoint "$root/$abl/last.pt" --out "$root/$abl/eval" --samples 16
-  done
-fi
-t $py -m training calibrate "$root/${mod}_ablation.safetensors" "$root/${mod}_ablation.safetensors" "${cal[@]}"
+tag=abl_; w=$root/${mod}_ablation.safetensors
+t $py -m training export "$root/${mod}_abl/last.pt" "$w"
 t $py -m training evaluate --checkpoint "$root/${mod}_abl/last.pt" --out "$root/${mod}_abl/eval" --samples 16
+chain  # the same continuations from the ablation's own exports
+t $py -m training calibrate "$w" "$w" "${cal[@]}"

@@ -370,3 +370,23 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     )
     with pytest.raises(ValueError, match="ct_abl_long: 700 steps where ct_long ran 800"):
         ablation_budgets(tmp_path, "ct")
+
+
+def test_ablation_budget_of_a_run_taken_part_way(tmp_path):
+    """A stage the shipped file took part-way (`CHAIN`: long3 at 10500) counts to there on
+    both sides, so the ablation run with the same config and ``--until`` pairs with it."""
+    import yaml
+
+    from training.model_card import _chain_budgets
+
+    def config(name, cfg):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+    config("mr_ft", {"pretrain": {"steps": 100}, "finetune": {"steps": 200}})
+    config("mr_long3", {"finetune": {"steps": 34745}})
+    config("mr_abl_long3", {"finetune": {"steps": 34745}})
+    assert _chain_budgets(tmp_path, "mr") == [
+        ("mr_ft", "mr_abl", 0, 300),
+        ("mr_long3", "mr_abl_long3", 300, 10800),
+    ]
