@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
 # The recipe of a shipped default model, end to end on any machine (one modality per call):
 #   bash training/train_default.sh mr|ct [RUN_ROOT=runs] [THREADS=1]
-# The MR file itself was made in sessions, with head refits between the fine-tunings
-# (they change only the head those fine-tunings start from); weights/MODEL_CARD.md lists
-# that exact sequence.
-# DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a second, augmented
-# fine-tuning -> a third with the PSNR loss -> a fourth with its floor at 50 dB -> a
-# fifth, 10000 steps longer at that floor, a sixth, 7000 steps at a lower peak rate, and
-# the first 10500 steps of a seventh (34745 planned, on the anatomy-scaled bias field),
-# a head refit, an eighth (8000 steps annealing the seventh's rate there to zero)
-# -> classifier head refit on whole slices, then 2000 more head steps on crops down to
-# 32 px;
+# The MR file itself was made in sessions; weights/MODEL_CARD.md lists that exact
+# sequence of commands, which this script repeats.
+# DCPT pre-training -> all-in-one fine-tuning -> export (MR: -> a k-space head refit ->
+# a second, augmented fine-tuning -> a third with the PSNR loss -> a fourth with its
+# floor at 50 dB -> a fifth, 10000 steps longer at that floor, a sixth, 7000 steps at a
+# lower peak rate, and the first 10500 steps of a seventh (34745 planned, on the
+# anatomy-scaled bias field), an eighth (8000 steps annealing the seventh's rate there
+# to zero), each after a head refit of the one before -> the classifier's head refit on
+# whole slices, then 2000 more head steps on crops down to 32 px;
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the first fine-tuning's
 # step budget, then taken through the same continuations and head refits so that it ends
-# at the shipped file's budget (MR's takes about 7 h on a 2-core CPU; session 22 started
+# at the shipped file's budget (MR's, with its 8 head refits, about 9 h on a 2-core CPU; session 22 started
 # it), exported and calibrated the same way. Every stage of both is evaluated on the
 # held-out split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
 # (config, metrics, eval) are what training/records keeps for the model card.
@@ -58,13 +57,15 @@ refit() {
 }
 chain() {
   if [ "$mod" = mr ]; then
-    # a second, augmented fine-tuning (k-space head on), a third with the per-sample PSNR
-    # loss, a fourth with it floored at 50 dB and a fifth and a sixth at that floor, the
-    # first 10500 steps of a seventh (model_card.CHAIN), a head refit and an eighth; then
-    # the classifier's whole-slice k-space refit with the backbone frozen
-    for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; done
+    # a whole-slice k-space head refit (4000 steps, as in session 6), then a second,
+    # augmented fine-tuning, a third with the per-sample PSNR loss, a fourth with it
+    # floored at 50 dB and a fifth and a sixth at that floor, the first 10500 steps of a
+    # seventh (model_card.CHAIN) and an eighth; each fine-tuning starts from a head refit
+    # of the one before (backbone frozen: only the head it starts from changes), as the
+    # shipped file's did
+    refit mr_head_s6 mr_head_s6
+    for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; refit "mr_head_${run#mr_}"; done
     cont mr_long3 --until 10500
-    # (session 15 shipped this refit; mr_long4 started from it)
     refit mr_head_long3
     cont mr_long4
     refit mr_head
