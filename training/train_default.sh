@@ -13,11 +13,12 @@
 # CT: -> a second with the PSNR loss -> a third and a fourth with its floor at 50, then
 # 60 dB -> a fifth, one more doubling at 60 dB) -> calibration on volumes
 # outside both splits -> the no-pre-training ablation with the first fine-tuning's
-# step budget, then taken through the same continuations and head refits so that it ends
-# at the shipped file's budget (MR's, with its 8 head refits, about 9 h on a 2-core CPU; session 22 started
-# it), exported and calibrated the same way. Every stage of both is evaluated on the
-# held-out split. Wall times go to RUN_ROOT/<mod>_times.txt. The small files of each run
-# (config, metrics, eval) are what training/records keeps for the model card.
+# step budget, then taken through the same continuations and head refits so that it
+# ends at the shipped file's budget (MR's, with its 8 head refits, about 9 h on a 2-core
+# CPU; session 22 started it), exported and calibrated the same way. Every stage of both
+# is evaluated on the held-out split. Wall times go to RUN_ROOT/<mod>_times.txt. The
+# small files of each run (config, metrics, eval) are what training/records keeps for
+# the model card.
 set -euo pipefail
 mod=$1; root=${2:-runs}; threads=${3:-1}
 cfg=training/configs/$mod.yaml
@@ -60,9 +61,9 @@ chain() {
     # a whole-slice k-space head refit (4000 steps, as in session 6), then a second,
     # augmented fine-tuning, a third with the per-sample PSNR loss, a fourth with it
     # floored at 50 dB and a fifth and a sixth at that floor, the first 10500 steps of a
-    # seventh (model_card.CHAIN) and an eighth; each fine-tuning starts from a head refit
-    # of the one before (backbone frozen: only the head it starts from changes), as the
-    # shipped file's did
+    # seventh (model_card.CHAIN) and an eighth; each fine-tuning starts from a head
+    # refit of the one before (backbone frozen: only the head it starts from changes),
+    # as the shipped file's did
     refit mr_head_s6 mr_head_s6
     for run in mr_cont mr_psnr mr_floor mr_long mr_long2; do cont $run; refit "mr_head_${run#mr_}"; done
     cont mr_long3 --until 10500
