@@ -353,6 +353,13 @@ def _bars(ev: dict[str, Any]) -> list[str]:
     ]
 
 
+def _latest_run(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """The last run of a benchmark result file that measured modality ``key`` (a file
+    written before runs were listed: its one environment)."""
+    runs = [r for r in result.get("runs", []) if key in r["modalities"]]
+    return max(runs, key=lambda r: r["date_utc"]) if runs else result.get("environment", {})
+
+
 def shipped_quality(bench: Path, mod: str) -> dict[str, Any] | None:
     """The product as a user runs it: `restore()` with the calibrated strength on whole
     held-out volumes, from the benchmark results in ``bench`` (`python -m benchmarks
@@ -379,14 +386,7 @@ def shipped_quality(bench: Path, mod: str) -> dict[str, Any] | None:
         elif r["kind"] == "single":
             gain = r["psnr_mask"] - inp[(r["volume"], r["case"])]
             gains.setdefault((r["type"], r["severity"]), []).append(gain)
-    run = (
-        max(
-            (r for r in quality.get("runs", []) if key in r["modalities"]),
-            key=lambda r: r["date_utc"],
-            default=None,
-        )
-        or quality["environment"]
-    )  # a results file from before runs were listed
+    run = _latest_run(quality, key)
     res = ((classify or {}).get("results", {}).get(key) or {}).get("napari-dcpt")
     return {
         "worse": [
@@ -399,7 +399,7 @@ def shipped_quality(bench: Path, mod: str) -> dict[str, Any] | None:
         "top1": res["single_top1"] if res is not None else None,
         "run": run,
         "weights": Path(quality["models"][key]["napari-dcpt"]).name,
-        "classify_date": (classify or {}).get("environment", {}).get("date_utc"),
+        "classify_date": _latest_run(classify or {}, key).get("date_utc"),
     }
 
 

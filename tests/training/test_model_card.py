@@ -234,6 +234,28 @@ def test_shipped_bars_read_the_whole_volume_benchmarks(tmp_path):
     assert shipped_bars(tmp_path, "mr") == []  # no MR results: no section
 
 
+def test_each_bar_is_dated_by_the_run_that_measured_its_modality(tmp_path):
+    """A merged classify.json holds an older MR run and a newer CT one."""
+    import json
+
+    from training.model_card import shipped_quality
+
+    _ct_benchmarks(tmp_path)
+    classify = {
+        "environment": {"date_utc": "2026-11-29 12:16 UTC"},
+        "runs": [
+            {"date_utc": "2026-11-28 15:44 UTC", "modalities": ["CT", "MR"]},
+            {"date_utc": "2026-11-29 12:16 UTC", "modalities": ["CT"]},
+        ],
+        "results": {"CT": {"napari-dcpt": {"single_top1": 0.95}}},
+    }
+    (tmp_path / "classify.json").write_text(json.dumps(classify))
+    assert shipped_quality(tmp_path, "ct")["classify_date"] == "2026-11-29 12:16 UTC"
+    classify["runs"].pop()  # without the rerun, the older run is the one that measured CT
+    (tmp_path / "classify.json").write_text(json.dumps(classify))
+    assert shipped_quality(tmp_path, "ct")["classify_date"] == "2026-11-28 15:44 UTC"
+
+
 def test_the_summary_sets_both_models_bars_side_by_side(tmp_path):
     import yaml
 
