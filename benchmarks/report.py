@@ -71,9 +71,11 @@ network can fix is present, from the calibration table embedded in each weights 
 (docs/architecture.md). The no-pre-training ablation weights (the same total steps from
 random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
-They have not had the later CPU steps, so "pre-training minus none" now compares
-unequal budgets (MR 7245 against 46745 fine-tuning steps, CT 1476 against 14552 of a
-smaller batch) and measures the later steps more than pre-training.
+CT's has since had the shipped CT file's four CPU continuations too, config for config
+(sessions 21-22, `training/records/ct_abl_*`), so for CT "pre-training minus none"
+compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's has not had
+the later CPU steps (7245 against the shipped file's 54745), so for MR that column
+measures the later steps more than pre-training.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
@@ -218,19 +220,23 @@ FINDINGS = """\
   in the cache, a head and a spine crop, where the correction helped less than on this
   chest (model card). Mean over single types: MR +0.32 -> +0.54 dB, CT +1.16 ->
   +0.83 dB.
-- **DCPT pre-training against none, same total steps** (session 5 files; CT 1476, MR
-  7245): -0.09 dB (CT single types), +0.06 dB (MR single types), -0.18 / -0.29 dB on the
-  mixtures. Pre-training did not pay back the steps it takes from fine-tuning at that
-  budget. The table above compares the shipped files, which had more steps, with the
-  same ablations (unequal budgets). Taken on through the shipped CT file's own
-  continuations (session 21, training/records/ct_abl_*), the CT ablation falls behind on
-  validation patches: pre-training leads by +0.26 / +0.46 / +0.28 dB at 3476 / 5476 /
-  7476 steps (model card). Its last continuation, to 14552 steps, is still to finish;
-  then it replaces the committed CT ablation here.
-- **BM4D is 21x (MR) and 36x (CT) slower** than napari-dcpt in CPU time on the same
-  cases (target: 10x). Both runs used 2 torch threads, which roughly doubles
-  napari-dcpt's CPU seconds; with 1 thread (session 8) the ratios were 60x and 48x. On the 16x128x128 speed volume the ratio is 40x (34.5 against
-  0.9 CPU s).
+- **DCPT pre-training against none, same total steps.** At the first fine-tuning's
+  budget (session 5 files; CT 1476, MR 7245) it did not pay back the steps it takes from
+  fine-tuning: -0.09 dB (CT single types), +0.06 dB (MR single types), -0.18 / -0.29 dB
+  on the mixtures. Taken on through the shipped CT file's own continuations to its
+  14552 steps (sessions 21-22, training/records/ct_abl_*), the CT ablation falls
+  behind: in the table above, at equal budgets, pre-training leads by +0.63 dB over the
+  single types (ring +1.38, sparse view +0.64, low dose +0.38, blur +0.12) and is level
+  on the mixtures (-0.05 dB: sparse view + low dose -0.38, blur + low dose +0.23, ring
+  + low dose 0.00); on validation patches by +0.26 / +0.46 / +0.28 / +0.35 dB at 3476 /
+  5476 / 7476 / 14552 steps (model card). The MR rows still compare the shipped file
+  with the first-budget ablation (unequal budgets); MR's continuation started in
+  session 22.
+- **BM4D is 22x (MR) and 43x (CT) slower** than napari-dcpt in CPU time on the same
+  cases (target: 10x). The MR run used 2 torch threads, which roughly doubles
+  napari-dcpt's CPU seconds, the CT rerun of session 22 1 thread (at 2 threads it was
+  36x); with 1 thread in session 8 the ratios were 60x and 48x. On the 16x128x128 speed
+  volume the ratio is 40x (34.5 against 0.9 CPU s).
 - **Speed targets met on the 2-core CPU** (2 torch threads, `tile=512`, `batch_size=1`,
   wall time including the 12-slice classification): MR 256x256x128 in 8.4 s (target
   15 s), CT 512x512x64 in 22.8 s (target 30 s). A 512x512x300 CT peaked at 1.87 GB RSS
@@ -238,8 +244,9 @@ FINDINGS = """\
   tiles, because tiles overlap and are blended; `batch_size=1` is the fastest and
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
-  single-type top-1 accuracy is 100 % for CT (no pre-training: 83 %) and 88 % for MR
-  (no pre-training: 60 %). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
+  single-type top-1 accuracy is 100 % for CT (no pre-training at the same budget: 100 %
+  too; at the first budget it was 83 %) and 88 % for MR (no pre-training: 60 %, first
+  budget). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
   blur and Gibbs are always right, undersampling 11, ghosting 10, motion 9 of 12
   (motion read as ghosting or undersampling); bias field (6 of 12) is confused with
   ghosting. The bias-field hits follow a per-volume prior: on each held-out
