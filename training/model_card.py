@@ -157,6 +157,48 @@ def top1_single(ev: dict[str, Any]) -> float:
     return float(np.trace(conf[1:, 1:]) / max(sub.sum(), 1))
 
 
+SampleSets = dict[str, tuple[float, list[tuple[int, int]]]]
+
+
+def _sample_sets(logged: list[list[dict[str, Any]]], offset: int) -> SampleSets:
+    """Validation sample sets of the fine-tuning runs: name -> (degraded PSNR, spans of
+    total steps of the runs validated on it). Runs share fixed samples unless the
+    simulator changed between them (``samples`` of `fine_tuning_runs`)."""
+    sets: SampleSets = {}
+    for ms in logged:
+        for name in dict.fromkeys(m["samples"] for m in ms):
+            part = [m for m in ms if m["samples"] == name]
+            span = (part[0]["step"] + offset, part[-1]["step"] + offset)
+            sets.setdefault(name, (part[-1]["psnr_degraded"], []))[1].append(span)
+    return sets
+
+
+def _ablation_series(
+    runs: Path, mod: str, sets: SampleSets
+) -> list[tuple[str, list[dict[str, Any]], int]]:
+    """``(label, metrics, total steps before)`` of each ablation continuation logged.
+
+    Each is placed on the sample set whose degraded PSNR its validation shares (the
+    same samples give the same degraded input to the bit), else on a set of its own,
+    and its span is added to ``sets`` so that the plot draws that degraded level there.
+    """
+    found = []
+    for _, abl_name, before, _ in _chain_budgets(runs, mod)[1:]:
+        ms = _jsonl(runs / abl_name / "metrics.jsonl")
+        if not ms:
+            continue
+        level = ms[-1]["psnr_degraded"]
+        name = next((n for n, (d, _) in sets.items() if abs(d - level) < 1e-9), abl_name)
+        sets.setdefault(name, (level, []))[1].append(
+            (ms[0]["step"] + before, ms[-1]["step"] + before)
+        )
+        found.append((abl_name, name, ms, before))
+    return [
+        (f"ablation continued ({a}" + (f", {n}'s samples)" if len(sets) > 1 else ")"), ms, b)
+        for a, n, ms, b in found
+    ]
+
+
 def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     """Validation PSNR (restored vs degraded) and accuracy against step, per stage."""
     import matplotlib
@@ -178,10 +220,8 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     series.append(
         ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0)
     )
-    # the ablation taken through the same continuations, at the same total steps
-    for _, abl_name, before, _ in _chain_budgets(runs, mod)[1:]:
-        ms = _jsonl(runs / abl_name / "metrics.jsonl")
-        series.append((f"ablation continued ({abl_name})", ms, "--", before))
+    sets = _sample_sets(logged, offset)
+    series += [(label, ms, "--", before) for label, ms, before in _ablation_series(runs, mod, sets)]
     for stage, ms, style, off in series:
         if not ms:
             continue
@@ -199,15 +239,11 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
             mfc="none",
             label="recomputed from shipped files",
         )
-    sets: dict[str, list[dict[str, Any]]] = {}
-    for ms in logged:  # runs share fixed samples unless the simulator changed between them
-        for m in ms:
-            sets.setdefault(m["samples"], []).append(m)
-    for i, (name, ms) in enumerate(sets.items()):
+    for i, (name, (level, spans)) in enumerate(sets.items()):
         axes[0].hlines(
-            ms[-1]["psnr_degraded"],
-            min(m["step"] for m in ms) + offset,
-            max(m["step"] for m in ms) + offset,
+            [level] * len(spans),
+            [lo for lo, _ in spans],
+            [hi for _, hi in spans],
             color="grey",
             lw=0.8,
             label="degraded input" + (f" ({name}'s samples)" if len(sets) > 1 else ""),

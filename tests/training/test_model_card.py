@@ -412,3 +412,39 @@ def test_ablation_budget_of_a_run_taken_part_way(tmp_path):
         ("mr_ft", "mr_abl", 0, 300),
         ("mr_long3", "mr_abl_long3", 300, 10800),
     ]
+
+
+def test_the_ablation_curves_name_the_validation_samples_they_share(tmp_path):
+    """An ablation continuation validated on the samples of a later pre-trained run (its
+    degraded input equal to the bit) is drawn on that set; one matching none gets its
+    own degraded line."""
+    import json
+
+    import yaml
+
+    from training.model_card import _ablation_series
+
+    def record(name, cfg, degraded=None):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(cfg))
+        if degraded is not None:
+            points = [
+                {"step": s, "psnr_restored": 30.0, "psnr_degraded": degraded} for s in (5, 10)
+            ]
+            (tmp_path / name / "metrics.jsonl").write_text("\n".join(json.dumps(p) for p in points))
+
+    record("mr_ft", {"pretrain": {"steps": 100}, "finetune": {"steps": 200}})
+    record("mr_cont", {"finetune": {"steps": 10}})
+    record("mr_psnr", {"finetune": {"steps": 10}})
+    record("mr_abl_cont", {"finetune": {"steps": 10}}, degraded=27.5)
+    record("mr_abl_psnr", {"finetune": {"steps": 10}}, degraded=26.0)
+    sets = {"mr_ft": (28.0, [(300, 400)]), "mr_long3": (27.5, [(500, 600)])}
+
+    series = _ablation_series(tmp_path, "mr", sets)
+
+    assert [(label, before) for label, _, before in series] == [
+        ("ablation continued (mr_abl_cont, mr_long3's samples)", 300),
+        ("ablation continued (mr_abl_psnr, mr_abl_psnr's samples)", 310),
+    ]
+    assert sets["mr_long3"] == (27.5, [(500, 600), (305, 310)])
+    assert sets["mr_abl_psnr"] == (26.0, [(315, 320)])
