@@ -117,7 +117,7 @@ def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
         steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
         if steps is None:
             break  # the budget from here on is unknown
-        abl_steps = _steps(runs, abl_name, []) if _run_config(runs, abl_name) else None
+        abl_steps = _steps(runs, abl_name, [])  # its config's (None: not run yet)
         if abl_steps is not None and abl_steps != steps:
             raise ValueError(f"{abl_name}: {abl_steps} steps where {name} ran {steps}")
         out.append((name, abl_name, total, total + steps))
