@@ -175,15 +175,16 @@ def _sample_sets(logged: list[list[dict[str, Any]]], offset: int) -> SampleSets:
 
 def _ablation_series(
     runs: Path, mod: str, sets: SampleSets
-) -> list[tuple[str, list[dict[str, Any]], int]]:
-    """``(label, metrics, total steps before)`` of each ablation continuation logged.
+) -> list[tuple[str, str, list[dict[str, Any]], int]]:
+    """``(pre-trained twin, label, metrics, total steps before)`` of each ablation
+    continuation logged.
 
     Each is placed on the sample set whose degraded PSNR its validation shares (the
     same samples give the same degraded input to the bit), else on a set of its own,
     and its span is added to ``sets`` so that the plot draws that degraded level there.
     """
     found = []
-    for _, abl_name, before, _ in _chain_budgets(runs, mod)[1:]:
+    for twin, abl_name, before, _ in _chain_budgets(runs, mod)[1:]:
         ms = _jsonl(runs / abl_name / "metrics.jsonl")
         if not ms:
             continue
@@ -192,10 +193,10 @@ def _ablation_series(
         sets.setdefault(name, (level, []))[1].append(
             (ms[0]["step"] + before, ms[-1]["step"] + before)
         )
-        found.append((abl_name, name, ms, before))
+        found.append((twin, abl_name, name, ms, before))
     return [
-        (f"ablation continued ({a}" + (f", {n}'s samples)" if len(sets) > 1 else ")"), ms, b)
-        for a, n, ms, b in found
+        (t, f"ablation continued ({a}" + (f", {n}'s samples)" if len(sets) > 1 else ")"), ms, b)
+        for t, a, n, ms, b in found
     ]
 
 
@@ -213,23 +214,28 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     offset = max(m["step"] for m in pre) if pre else ft_cfg["pretrain"]["steps"] if ft_cfg else 0
     tuned = dict(fine_tuning_runs(runs, mod))
     logged = [ms for ms in tuned.values() if ms]
-    series = [("pre-training", pre, "-", 0)]
+    # (label, metrics, line style, steps before, run whose colour it takes): each
+    # ablation stage is drawn dashed in the colour of its pre-trained twin
+    series = [("pre-training", pre, "-", 0, f"{mod}_pre")]
     for name, ms in tuned.items():
         label = "fine-tuning" if name == f"{mod}_ft" else f"fine-tuning continued ({name})"
-        series.append((label, ms, "-", offset))
-    series.append(
-        ("ablation (no pre-training)", _jsonl(runs / f"{mod}_abl/metrics.jsonl"), "--", 0)
-    )
+        series.append((label, ms, "-", offset, name))
+    abl = _jsonl(runs / f"{mod}_abl/metrics.jsonl")
+    series.append(("ablation (no pre-training)", abl, "--", 0, f"{mod}_ft"))
     sets = _sample_sets(logged, offset)
-    series += [(label, ms, "--", before) for label, ms, before in _ablation_series(runs, mod, sets)]
-    for stage, ms, style, off in series:
-        if not ms:
-            continue
+    series += [(lab, ms, "--", b, t) for t, lab, ms, b in _ablation_series(runs, mod, sets)]
+    drawn = [s for s in series if s[1]]
+    palette = plt.get_cmap("tab10").colors
+    colour = {
+        run: palette[i % len(palette)] for i, run in enumerate(dict.fromkeys(s[4] for s in drawn))
+    }
+    for stage, ms, style, off, run in drawn:
         steps = [m["step"] + off for m in ms]
-        axes[0].plot(steps, [m["psnr_restored"] for m in ms], style, label=f"{stage}: restored")
+        restored = [m["psnr_restored"] for m in ms]
+        axes[0].plot(steps, restored, style, color=colour[run], label=f"{stage}: restored")
         acc = [(st, m["acc_exact"]) for st, m in zip(steps, ms) if "acc_exact" in m]
         if acc:  # a revalidated start point (`<run>_start.jsonl`) has PSNR only
-            axes[1].plot(*zip(*acc), style, label=stage)
+            axes[1].plot(*zip(*acc), style, color=colour[run], label=stage)
     recomputed = revalidated(runs, mod)
     if recomputed and tuned:
         axes[0].plot(
@@ -253,13 +259,13 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     axes[0].set_ylabel("validation PSNR (dB)")
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("exact multi-label accuracy")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     fig.suptitle(f"{mod.upper()} model: validation during training")
     fig.tight_layout()
+    for ax in axes:  # below each panel: inside, a dozen entries hid the curves
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
     path = out / f"{mod}_learning_curves.png"
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return path
 

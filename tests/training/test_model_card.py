@@ -442,9 +442,9 @@ def test_the_ablation_curves_name_the_validation_samples_they_share(tmp_path):
 
     series = _ablation_series(tmp_path, "mr", sets)
 
-    assert [(label, before) for label, _, before in series] == [
-        ("ablation continued (mr_abl_cont, mr_long3's samples)", 300),
-        ("ablation continued (mr_abl_psnr, mr_abl_psnr's samples)", 310),
+    assert [(twin, label, before) for twin, label, _, before in series] == [
+        ("mr_cont", "ablation continued (mr_abl_cont, mr_long3's samples)", 300),
+        ("mr_psnr", "ablation continued (mr_abl_psnr, mr_abl_psnr's samples)", 310),
     ]
     assert sets["mr_long3"] == (27.5, [(500, 600), (305, 310)])
     assert sets["mr_abl_psnr"] == (26.0, [(315, 320)])
