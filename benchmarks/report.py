@@ -73,9 +73,11 @@ random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
 CT's has since had the shipped CT file's four CPU continuations too, config for config
 (sessions 21-22, `training/records/ct_abl_*`), so for CT "pre-training minus none"
-compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's has not had
-the later CPU steps (7245 against the shipped file's 54745), so for MR that column
-measures the later steps more than pre-training.
+compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's file has not
+had the later CPU steps (7245 against the shipped file's 54745), so for MR that column
+measures the later steps more than pre-training; its continuation runs in
+training/records/mr_abl_* (sessions 22-23, equal budgets on validation patches in the
+model card).
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
@@ -230,8 +232,10 @@ FINDINGS = """\
   on the mixtures (-0.05 dB: sparse view + low dose -0.38, blur + low dose +0.23, ring
   + low dose 0.00); on validation patches by +0.26 / +0.46 / +0.28 / +0.35 dB at 3476 /
   5476 / 7476 / 14552 steps (model card). The MR rows still compare the shipped file
-  with the first-budget ablation (unequal budgets); MR's continuation started in
-  session 22.
+  with the first-budget ablation (unequal budgets). MR's continuation (sessions 22-23)
+  has reached 36245 of 54745 steps: on validation patches pre-training leads by +0.04 /
+  +0.13 / +0.18 / +0.19 / +0.13 dB at 13245 / 17245 / 19245 / 29245 / 36245 steps,
+  mostly on noise and motion (model card).
 - **BM4D is 22x (MR) and 43x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). The MR run used 2 torch threads, which roughly doubles
   napari-dcpt's CPU seconds, the CT rerun of session 22 1 thread (at 2 threads it was
