@@ -92,6 +92,28 @@ def _mean_single(ev: dict[str, Any]) -> float:
     return float(np.mean([r["psnr_restored"] for r in ev["rows"] if r["severity"]]))
 
 
+def _single_differences(ev: dict[str, Any], abl: dict[str, Any]) -> list[float]:
+    """Restored PSNR (dB) of ``ev`` minus ``abl`` on each single-type row, paired by
+    (condition, severity).
+
+    Raises
+    ------
+    ValueError
+        The two evaluations do not hold the same single-type rows (different registries
+        or evaluation settings), so they cannot be paired.
+    """
+
+    def rows(e: dict[str, Any]) -> dict[tuple[str, str], float]:
+        return {
+            (r["condition"], r["severity"]): r["psnr_restored"] for r in e["rows"] if r["severity"]
+        }
+
+    a, b = rows(ev), rows(abl)
+    if a.keys() != b.keys():
+        raise ValueError(f"unpaired single-type rows: {sorted(a.keys() ^ b.keys())}")
+    return [a[k] - b[k] for k in a]
+
+
 def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
     """``(pre-trained run, its ablation run, total steps before, after)`` of each stage.
 
@@ -125,18 +147,24 @@ def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, float]]:
+def ablation_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, float, float, int, int]]:
     """DCPT pre-training against none at every budget at which both were evaluated.
 
     Rows ``(pre-trained run, ablation run, total steps, mean restored PSNR with
-    pre-training, without)`` over the single-type rows of ``evaluate``, for the stages
-    of `_chain_budgets` that both have an evaluation of.
+    pre-training, without, rows where pre-training is ahead, single-type rows)`` over the
+    single-type rows of ``evaluate``, for the stages of `_chain_budgets` that both have
+    an evaluation of. The count says whether a mean difference is broad or carried by a
+    few types.
     """
     rows = []
     for name, abl_name, _, total in _chain_budgets(runs, mod):
         ev, abl = _json(runs / name / "eval/eval.json"), _json(runs / abl_name / "eval/eval.json")
         if ev is not None and abl is not None:
-            rows.append((name, abl_name, total, _mean_single(ev), _mean_single(abl)))
+            diff = _single_differences(ev, abl)
+            ahead = sum(d > 0 for d in diff)
+            rows.append(
+                (name, abl_name, total, _mean_single(ev), _mean_single(abl), ahead, len(diff))
+            )
     return rows
 
 
@@ -754,8 +782,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         # the same budget: the shipped file's if the ablation went that far, else the first
         # fine-tuning's, before any continuation
         same = ev if equal or not cont else _json(runs / f"{mod}_ft/eval/eval.json")
-        single = [(r, a) for r, a in zip((same or ev)["rows"], abl["rows"]) if r["severity"]]
-        gain = np.mean([r["psnr_restored"] - a["psnr_restored"] for r, a in single])
+        gain = np.mean(_single_differences(same or ev, abl))
         when = ", first fine-tuning before its continuation" if cont and not equal else ""
         lines += [
             f"DCPT pre-training vs none (same total steps{when}): mean restored PSNR difference over "
@@ -769,11 +796,11 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
                 "PSNR over the single-type rows, dB):",
                 "",
                 "| pre-trained run | ablation run | total steps | pre-trained | no pre-training "
-                "| difference |",
-                "|---|---|---|---|---|---|",
+                "| difference | rows ahead |",
+                "|---|---|---|---|---|---|---|",
                 *(
-                    f"| `{a}` | `{b}` | {n} | {p:.2f} | {q:.2f} | {p - q:+.2f} |"
-                    for a, b, n, p, q in budgets
+                    f"| `{a}` | `{b}` | {n} | {p:.2f} | {q:.2f} | {p - q:+.2f} | {k} of {m} |"
+                    for a, b, n, p, q, k, m in budgets
                 ),
                 "",
             ]

@@ -367,7 +367,8 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     ]
     text = "\n".join(section(tmp_path, "ct", out))
     assert "up to `ct_floor` (700 steps) so far" in text
-    assert "| `ct_floor` | `ct_abl_floor` | 700 | 32.00 | 31.00 | +1.00 |" in text
+    assert "| `ct_floor` | `ct_abl_floor` | 700 | 32.00 | 31.00 | +1.00 | 2 of 2 |" in text
+    assert "| `ct_ft` | `ct_abl` | 300 | 30.00 | 30.50 | -0.50 | 0 of 2 |" in text
 
     run("ct_abl_long", {"finetune": {"steps": 800}}, 32.75)  # the shipped file's budget
     text = "\n".join(section(tmp_path, "ct", out))
@@ -448,3 +449,20 @@ def test_the_ablation_curves_name_the_validation_samples_they_share(tmp_path):
     ]
     assert sets["mr_long3"] == (27.5, [(500, 600), (305, 310)])
     assert sets["mr_abl_psnr"] == (26.0, [(315, 320)])
+
+
+def test_single_differences_pair_rows_by_condition_and_severity():
+    """Rows are paired by (condition, severity), not by position, and evaluations with
+    different single-type rows are refused rather than compared."""
+    import pytest
+
+    from training.model_card import _single_differences
+
+    def ev(*rows):
+        return {"rows": [{"condition": c, "severity": s, "psnr_restored": p} for c, s, p in rows]}
+
+    a = ev(("clean", None, 50.0), ("noise", "mild", 31.0), ("blur", "mild", 28.0))
+    b = ev(("blur", "mild", 28.5), ("noise", "mild", 30.0), ("mixed", None, 20.0))
+    assert _single_differences(a, b) == [1.0, -0.5]
+    with pytest.raises(ValueError, match="unpaired single-type rows.*'gibbs'"):
+        _single_differences(a, ev(("noise", "mild", 30.0), ("gibbs", "mild", 28.0)))
