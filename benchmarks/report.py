@@ -75,9 +75,10 @@ CT's has since had the shipped CT file's four CPU continuations too, config for 
 (sessions 21-22, `training/records/ct_abl_*`), so for CT "pre-training minus none"
 compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's file has not
 had the later CPU steps (7245 against the shipped file's 54745), so for MR that column
-measures the later steps more than pre-training; its continuation runs in
-training/records/mr_abl_* (sessions 22-23, equal budgets on validation patches in the
-model card).
+measures the later steps more than pre-training. Its continuation
+(training/records/mr_abl_*, sessions 22-24) has reached the shipped file's 54745 steps
+(equal budgets on validation patches in the model card); its last head refit and
+calibration have not run, so the MR rows here still use the first-budget file.
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
@@ -232,10 +233,12 @@ FINDINGS = """\
   on the mixtures (-0.05 dB: sparse view + low dose -0.38, blur + low dose +0.23, ring
   + low dose 0.00); on validation patches by +0.26 / +0.46 / +0.28 / +0.35 dB at 3476 /
   5476 / 7476 / 14552 steps (model card). The MR rows still compare the shipped file
-  with the first-budget ablation (unequal budgets). MR's continuation (sessions 22-23)
-  has reached 36245 of 54745 steps: on validation patches pre-training leads by +0.04 /
-  +0.13 / +0.18 / +0.19 / +0.13 dB at 13245 / 17245 / 19245 / 29245 / 36245 steps,
-  mostly on noise and motion (model card).
+  with the first-budget ablation (unequal budgets). MR's continuation (sessions 22-24)
+  has reached the shipped file's 54745 steps: on validation patches pre-training leads
+  by +0.04 / +0.13 / +0.18 / +0.19 / +0.13 dB at 13245 / 17245 / 19245 / 29245 / 36245
+  steps, mostly on noise and motion, then falls behind: -0.06 dB at 46745 and -0.16 dB
+  at 54745 (ahead on 9 of 24 single-type rows; model card). For MR, at the shipped
+  budget, pre-training does not help on validation patches.
 - **BM4D is 22x (MR) and 43x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). The MR run used 2 torch threads, which roughly doubles
   napari-dcpt's CPU seconds, the CT rerun of session 22 1 thread (at 2 threads it was
