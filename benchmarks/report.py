@@ -73,12 +73,11 @@ random initialisation as the first fine-tuning) are committed as
 `benchmarks/weights/{mr,ct}_ablation.safetensors` and calibrated on the same volumes.
 CT's has since had the shipped CT file's four CPU continuations too, config for config
 (sessions 21-22, `training/records/ct_abl_*`), so for CT "pre-training minus none"
-compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's file has not
-had the later CPU steps (7245 against the shipped file's 54745), so for MR that column
-measures the later steps more than pre-training. Its continuation
-(training/records/mr_abl_*, sessions 22-24) has reached the shipped file's 54745 steps
-(equal budgets on validation patches in the model card); its last head refit and
-calibration have not run, so the MR rows here still use the first-budget file.
+compares equal budgets (14552 steps each; CT rows rerun 2026-11-29). MR's has had the
+shipped MR file's whole chain too, its continuations and all its head refits
+(training/records/mr_abl_*, sessions 22-24), and was calibrated on the same two
+templates, so MR's column compares equal budgets as well (54745 steps each; MR rows
+rerun 2026-11-29 19:24 UTC).
 Quality and classification ran on a 2-core x86-64
 CPU, no GPU. The speed rows date from the earlier CPU-trained models: the architecture
 and weight shapes are unchanged, so the cost per voxel is too. The classical methods'
@@ -232,14 +231,21 @@ FINDINGS = """\
   single types (ring +1.38, sparse view +0.64, low dose +0.38, blur +0.12) and is level
   on the mixtures (-0.05 dB: sparse view + low dose -0.38, blur + low dose +0.23, ring
   + low dose 0.00); on validation patches by +0.26 / +0.46 / +0.28 / +0.35 dB at 3476 /
-  5476 / 7476 / 14552 steps (model card). The MR rows still compare the shipped file
-  with the first-budget ablation (unequal budgets). MR's continuation (sessions 22-24)
-  has reached the shipped file's 54745 steps: on validation patches pre-training leads
-  by +0.04 / +0.13 / +0.18 / +0.19 / +0.13 dB at 13245 / 17245 / 19245 / 29245 / 36245
-  steps, mostly on noise and motion, then falls behind: -0.06 dB at 46745 and -0.16 dB
-  at 54745 (ahead on 9 of 24 single-type rows; model card). For MR, at the shipped
-  budget, pre-training does not help on validation patches.
-- **BM4D is 22x (MR) and 43x (CT) slower** than napari-dcpt in CPU time on the same
+  5476 / 7476 / 14552 steps (model card). **For MR, at the shipped budget, pre-training
+  does not help**: taken through the shipped MR file's whole chain (54745 steps,
+  sessions 22-24), the ablation restores the held-out volumes as well (-0.01 dB over
+  the single types, -0.02 dB over the mixtures, pre-training minus none; mean gain
+  +1.33 against +1.34 dB). Per type the two trade: pre-training ahead on Gibbs (+0.07
+  to +0.27 dB per severity), ghosting (+0.10 to +0.35) and blur (+0.03 to +0.08),
+  behind on mild and moderate motion (-0.36, -0.39) and moderate spike (-0.51); noise
+  within 0.07. It classifies as well too (top-1 89 % against the shipped file's 88 %,
+  mixture Jaccard 51 against 49 %), but restores 6 of the 24 MR cells below their
+  input (bias field, ghosting, moderate undersampling, by at most 0.02 dB) where the
+  shipped file has 1, and clean volumes come back at 74.4 against 77.2 dB. On
+  validation patches pre-training led by +0.04 to +0.19 dB from 13245 to 36245 steps
+  (mostly noise and motion), then fell behind: -0.06 dB at 46745 and -0.16 dB at 54745
+  (ahead on 9 of 24 single-type rows; model card).
+- **BM4D is 20x (MR) and 43x (CT) slower** than napari-dcpt in CPU time on the same
   cases (target: 10x). The MR run used 2 torch threads, which roughly doubles
   napari-dcpt's CPU seconds, the CT rerun of session 22 1 thread (at 2 threads it was
   36x); with 1 thread in session 8 the ratios were 60x and 48x. On the 16x128x128 speed
@@ -252,8 +258,8 @@ FINDINGS = """\
   leanest. Two threads give only 1.2x over one (CT 16 slices: 12.8 s to 10.6 s wall).
 - **Classification on whole held-out volumes** (the `classify` report, 12 slices):
   single-type top-1 accuracy is 100 % for CT (no pre-training at the same budget: 100 %
-  too; at the first budget it was 83 %) and 88 % for MR (no pre-training: 60 %, first
-  budget). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
+  too; at the first budget it was 83 %) and 88 % for MR (no pre-training at the same
+  budget: 89 %; at the first budget it was 60 %). The bar is 90 %: CT meets it, MR does not. MR noise, spike,
   blur and Gibbs are always right, undersampling 11, ghosting 10, motion 9 of 12
   (motion read as ghosting or undersampling); bias field (6 of 12) is confused with
   ghosting. The bias-field hits follow a per-volume prior: on each held-out
