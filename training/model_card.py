@@ -709,7 +709,13 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
     )
     refit = ev_dir is not None and ev_dir.parent.name.endswith("head")
     ev = _json(ev_dir / "eval.json") if ev_dir is not None else None
-    abl = _json(runs / (equal[1] if equal else f"{mod}_abl") / "eval/eval.json")
+    # at the shipped budget, the ablation's twin of the shipped file's run (its head refit
+    # too, once the ablation had it), so both classifiers come from the same point
+    twin = None
+    if equal and ev_dir is not None:
+        name = ev_dir.parent.name.replace(f"{mod}_", f"{mod}_abl_", 1)
+        twin = _json(runs / name / "eval/eval.json")
+    abl = twin or _json(runs / (equal[1] if equal else f"{mod}_abl") / "eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
     lines += [
@@ -731,8 +737,10 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
         ),
         *(
             [
-                "The shipped file's classifier is the refit head; the ablation's is its own "
-                "fine-tuned head (no refit)."
+                "Both classifiers are refit heads: the ablation had the same refits."
+                if twin
+                else "The shipped file's classifier is the refit head; the ablation's is its "
+                "own fine-tuned head (no refit)."
             ]
             if refit
             else []

@@ -382,6 +382,17 @@ def test_the_ablation_taken_through_the_chain_is_compared_at_each_equal_budget(t
     assert "| 33.00 | 32.75 | +0.25 |" in text  # the table's last row
     assert "| clean | - | 25.00 | 38.00 | 0.800 | 0.900 | 1.00 | - | 37.75 |" in text
 
+    # a head refit of the shipped file: compared with the ablation's own refit once it has one
+    run("ct_head", {"head": {"steps": 10}}, 33.0)
+    text = "\n".join(section(tmp_path, "ct", out))
+    assert "the ablation's is its own fine-tuned head (no refit)" in text
+    assert "| clean | - | 25.00 | 38.00 | 0.800 | 0.900 | 1.00 | - | 37.75 |" in text
+    run("ct_abl_head", {"head": {"steps": 10}}, 32.5)
+    text = "\n".join(section(tmp_path, "ct", out))
+    assert "Both classifiers are refit heads: the ablation had the same refits." in text
+    assert "| clean | - | 25.00 | 38.00 | 0.800 | 0.900 | 1.00 | - | 37.50 |" in text
+    assert "single-type rows +0.50 dB" in text
+
     # where each stage starts and ends in total steps (the curves plot the ablation there)
     assert _chain_budgets(tmp_path, "ct") == [
         ("ct_ft", "ct_abl", 0, 300),
