@@ -87,9 +87,17 @@ def _steps(runs: Path, name: str, ms: list[dict[str, Any]]) -> int | None:
     return int(ms[-1]["step"]) if ms else None
 
 
+def _single_rows(ev: dict[str, Any]) -> dict[tuple[str, str], float]:
+    """Restored PSNR (dB) of an evaluation's single-type rows (those with a severity), by
+    (condition, severity)."""
+    return {
+        (r["condition"], r["severity"]): r["psnr_restored"] for r in ev["rows"] if r["severity"]
+    }
+
+
 def _mean_single(ev: dict[str, Any]) -> float:
     """Mean restored PSNR (dB) over an evaluation's single-type rows."""
-    return float(np.mean([r["psnr_restored"] for r in ev["rows"] if r["severity"]]))
+    return float(np.mean(list(_single_rows(ev).values())))
 
 
 def _single_differences(ev: dict[str, Any], abl: dict[str, Any]) -> list[float]:
@@ -102,16 +110,16 @@ def _single_differences(ev: dict[str, Any], abl: dict[str, Any]) -> list[float]:
         The two evaluations do not hold the same single-type rows (different registries
         or evaluation settings), so they cannot be paired.
     """
-
-    def rows(e: dict[str, Any]) -> dict[tuple[str, str], float]:
-        return {
-            (r["condition"], r["severity"]): r["psnr_restored"] for r in e["rows"] if r["severity"]
-        }
-
-    a, b = rows(ev), rows(abl)
+    a, b = _single_rows(ev), _single_rows(abl)
     if a.keys() != b.keys():
         raise ValueError(f"unpaired single-type rows: {sorted(a.keys() ^ b.keys())}")
     return [a[k] - b[k] for k in a]
+
+
+def _ablation_of(mod: str, run: str) -> str:
+    """The no-pre-training run paired with pre-trained ``run``: ``<mod>_abl`` for the
+    first fine-tuning ``<mod>_ft``, else ``<mod>_abl_<stage>`` for ``<mod>_<stage>``."""
+    return f"{mod}_abl" if run == f"{mod}_ft" else run.replace(f"{mod}_", f"{mod}_abl_", 1)
 
 
 def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
@@ -132,8 +140,9 @@ def _chain_budgets(runs: Path, mod: str) -> list[tuple[str, str, int, int]]:
     if ft is None or "pretrain" not in ft or "finetune" not in ft:
         return []  # the first budget is unknown, so no later one is either
     total = int(ft["pretrain"]["steps"]) + int(ft["finetune"]["steps"])
-    out = [(f"{mod}_ft", f"{mod}_abl", 0, total)]
-    for name, abl_name in ((f"{mod}_{c}", f"{mod}_abl_{c}") for c in CONTINUATIONS):
+    out = [(f"{mod}_ft", _ablation_of(mod, f"{mod}_ft"), 0, total)]
+    for name in (f"{mod}_{c}" for c in CONTINUATIONS):
+        abl_name = _ablation_of(mod, name)
         if _run_config(runs, name) is None and not (runs / name).is_dir():
             continue  # not part of this modality's chain
         steps = _steps(runs, name, _jsonl(runs / name / "metrics.jsonl"))
@@ -713,8 +722,7 @@ def section(runs: Path, mod: str, out: Path, bench: Path | None = None) -> list[
     # too, once the ablation had it), so both classifiers come from the same point
     twin = None
     if equal and ev_dir is not None:
-        name = ev_dir.parent.name.replace(f"{mod}_", f"{mod}_abl_", 1)
-        twin = _json(runs / name / "eval/eval.json")
+        twin = _json(runs / _ablation_of(mod, ev_dir.parent.name) / "eval/eval.json")
     abl = twin or _json(runs / (equal[1] if equal else f"{mod}_abl") / "eval/eval.json")
     if ev is None:
         return [*lines, "Evaluation pending.", ""]
