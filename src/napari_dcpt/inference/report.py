@@ -88,14 +88,33 @@ class DegradationReport:
         """Findings at or above the decision threshold."""
         return tuple(f for f in self.findings if f.probability >= self.threshold)
 
+    @property
+    def verdict(self) -> str:
+        """``"findings"`` when a type reaches the threshold; else ``"clean"`` when clean
+        does, and ``"unclear"`` when neither does: the classifier doubts the scan is
+        clean but cannot say what is wrong (common on artefacts simulated by other code:
+        docs/benchmarks.md), so it must not be called clean."""
+        if self.detected:
+            return "findings"
+        if self.clean_probability >= self.threshold or not self.findings:
+            return "clean"
+        return "unclear"
+
     def summary(self) -> str:
-        """One line for a status bar or a log."""
-        found = self.detected
-        if not found:
+        """One line for a status bar or a log, by `verdict`."""
+        verdict = self.verdict
+        if verdict == "findings":
+            return f"{self.modality}: " + "; ".join(f.label() for f in self.detected)
+        if verdict == "clean":
             return (
                 f"{self.modality}: no degradation detected (clean, p={self.clean_probability:.2f})"
             )
-        return f"{self.modality}: " + "; ".join(f.label() for f in found)
+        top = self.findings[0]
+        return (
+            f"{self.modality}: unclear: no type reaches p={self.threshold:.2f}, and clean only "
+            f"p={self.clean_probability:.2f} (most likely {top.type.replace('_', ' ')}, "
+            f"p={top.probability:.2f})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (for ``--report`` files)."""
