@@ -60,8 +60,10 @@ def data_dir() -> Path:
 class TestVolume:
     """A clean crop of a real volume (float32, scanner units) with its geometry.
 
-    ``degrade_pad`` is the full-slice array that CT degradations run on (sinogram
-    physics needs whole slices); ``crop`` is the in-plane slice taken afterwards.
+    ``full`` is the full-slice array that CT degradations run on (sinogram physics
+    needs whole slices); ``crop`` is the in-plane slice taken afterwards. ``source`` and
+    ``z0`` say where the crop lies in the file (its first slice), for degradations that
+    must see the whole scan (3-D k-space).
     """
 
     name: str
@@ -71,6 +73,8 @@ class TestVolume:
     affine: np.ndarray
     full: np.ndarray | None = None
     crop: tuple[slice, slice] | None = None
+    source: Path | None = None
+    z0: int = 0
 
     def degrade(self, record: DegradationRecord) -> np.ndarray:
         """Apply ``record`` (on whole slices for CT) and return the cropped result."""
@@ -81,7 +85,8 @@ class TestVolume:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _centre(n: int, k: int) -> slice:
+def centre(n: int, k: int) -> slice:
+    """The central ``min(n, k)`` indices of ``n``."""
     k = min(n, k)
     a = (n - k) // 2
     return slice(a, a + k)
@@ -110,12 +115,20 @@ def load_volume(
     arr = arr[z0 : z0 + slices]
     spacing = tuple(float(s) for s in vol.spacing)
     if modality == "CT":
-        sl = (_centre(arr.shape[1], ct_crop), _centre(arr.shape[2], ct_crop))
+        sl = (centre(arr.shape[1], ct_crop), centre(arr.shape[2], ct_crop))
         full = np.ascontiguousarray(arr)
         clean = np.ascontiguousarray(arr[:, sl[0], sl[1]])
-        return TestVolume(name, modality, clean, spacing, vol.affine, full, sl)  # type: ignore[arg-type]
-    arr = arr[:, _centre(arr.shape[1], size), _centre(arr.shape[2], size)]
-    return TestVolume(name, modality, np.ascontiguousarray(arr), spacing, vol.affine)  # type: ignore[arg-type]
+        return TestVolume(name, modality, clean, spacing, vol.affine, full, sl, path, z0)  # type: ignore[arg-type]
+    arr = arr[:, centre(arr.shape[1], size), centre(arr.shape[2], size)]
+    return TestVolume(
+        name,
+        modality,
+        np.ascontiguousarray(arr),
+        spacing,
+        vol.affine,
+        source=path,
+        z0=z0,  # type: ignore[arg-type]
+    )
 
 
 def heldout_volumes(modality: str, quick: bool = False) -> list[TestVolume]:

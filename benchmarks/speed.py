@@ -41,7 +41,7 @@ def _volume(modality: str, size: int, slices: int) -> Any:
     if modality == "MR":
         v = io.read(d / "mr/s1_t1_1mm.nii.gz", modality="MR")  # 256^3, 1 mm
         arr = np.asarray(v.array)
-        ys, xs = common._centre(arr.shape[1], size), common._centre(arr.shape[2], size)
+        ys, xs = common.centre(arr.shape[1], size), common.centre(arr.shape[2], size)
         arr = arr[:, ys, xs]
     else:
         v = io.read(d / "ct/lung1.nrrd", modality="CT")  # 48 x 512 x 512
