@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks quality|speed|classify|compare|tune|docs [--help]``."""
+"""Command line: ``python -m benchmarks quality|speed|classify|foreign|compare|tune|docs [--help]``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "classify": "benchmarks.classification",
     "compare": "benchmarks.compare",
     "tune": "benchmarks.tune",
+    "foreign": "benchmarks.foreign",
     "docs": "benchmarks.report",
 }
 
