@@ -574,6 +574,28 @@ def summary(runs: Path, bench: Path) -> list[str]:
     ]
 
 
+def foreign(bench: Path) -> list[str]:
+    """The shipped models on degradations made by other code (MONAI's and TorchIO's),
+    from ``python -m benchmarks foreign``: the card's tables all come from this
+    repository's own simulator, so a reader needs to see what carries over."""
+    f = _json(bench / "foreign.json")
+    if f is None or "totals" not in f:
+        return []
+    run = _latest_run(f, "MR")
+    return [
+        "## On degradations made by other code",
+        "",
+        "Everything above was simulated by this repository's registry. "
+        f"`python -m benchmarks foreign` ({run['date_utc']}) degrades the same held-out "
+        "volumes with MONAI's and TorchIO's transforms instead; per simulator and setting "
+        "in docs/benchmarks.md. Mean masked PSNR gain over the input, cases below it, and "
+        "how often the report named the simulated type first:",
+        "",
+        *f["totals"],
+        "",
+    ]
+
+
 # The tables of an embedded calibration after the gain's, each with its caption; a file
 # calibrated before a table existed (recall: session 10, removed: session 18) lacks it.
 _CALIBRATION_TABLES = (
@@ -863,6 +885,7 @@ def main() -> None:
         "",
     ]
     lines += summary(runs, Path(args.bench))
+    lines += foreign(Path(args.bench))
     for mod in ("mr", "ct"):
         lines += section(runs, mod, out, Path(args.bench))
     lines += [

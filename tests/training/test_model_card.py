@@ -477,3 +477,20 @@ def test_single_differences_pair_rows_by_condition_and_severity():
     assert _single_differences(a, b) == [1.0, -0.5]
     with pytest.raises(ValueError, match="unpaired single-type rows.*'gibbs'"):
         _single_differences(a, ev(("noise", "mild", 30.0), ("gibbs", "mild", 28.0)))
+
+
+def test_the_foreign_simulator_results_are_quoted_when_measured(tmp_path):
+    import json
+
+    from training.model_card import foreign
+
+    assert foreign(tmp_path) == []  # not run: no section
+    result = {
+        "runs": [{"date_utc": "2026-11-29 20:00 UTC", "modalities": ["MR", "CT"]}],
+        "totals": ["- MR napari-dcpt: 10 cases; gain as shipped +0.50 dB"],
+    }
+    (tmp_path / "foreign.json").write_text(json.dumps(result))
+    lines = foreign(tmp_path)
+    assert lines[0] == "## On degradations made by other code"
+    assert "(2026-11-29 20:00 UTC)" in lines[2]
+    assert "- MR napari-dcpt: 10 cases; gain as shipped +0.50 dB" in lines
