@@ -17,7 +17,7 @@ import argparse
 import functools
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,37 +297,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _stats(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Gains over the input (as shipped and at full strength) and the report's hits."""
+    shipped = np.array([r["shipped_psnr"] - r["input_psnr"] for r in rs])
+    full = np.array([r["full_psnr"] - r["input_psnr"] for r in rs])
+    return {
+        "n": len(rs),
+        "input_psnr": float(np.mean([r["input_psnr"] for r in rs])),
+        "gain_shipped": float(shipped.mean()),
+        "worst_shipped": float(shipped.min()),
+        "below_input": int((shipped < 0).sum()),
+        "gain_full": float(full.mean()),
+        "below_input_full": int((full < 0).sum()),
+        "strength": float(np.mean([r["strength"] for r in rs])),
+        "top1_hits": sum(r["top1"] == r["expected"] for r in rs),
+        "reported_clean": sum(r["verdict"] == "clean" for r in rs),
+        "unclear": sum(r["verdict"] == "unclear" for r in rs),
+        # the two types most often named first, with their counts (ties are common: one
+        # volume reads a simulator one way, the other another); ties in order of first sight
+        "top1_most": ", ".join(
+            f"{t} {n}" for t, n in Counter(r["top1"] for r in rs).most_common(2)
+        ),
+    }
+
+
+def _groups(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple[str, ...], list]:
+    out: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[tuple(r[k] for k in keys)].append(r)
+    return out
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per (modality, simulator, model): gains, cases below input, top-1 hits."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[(r["modality"], r["simulator"], r["model"])].append(r)
-    out = []
-    for (mod, sim, model), rs in groups.items():
-        shipped = np.array([r["shipped_psnr"] - r["input_psnr"] for r in rs])
-        full = np.array([r["full_psnr"] - r["input_psnr"] for r in rs])
-        out.append(
-            {
-                "modality": mod,
-                "simulator": sim,
-                "model": model,
-                "expected": rs[0]["expected"],
-                "n": len(rs),
-                "input_psnr": float(np.mean([r["input_psnr"] for r in rs])),
-                "gain_shipped": float(shipped.mean()),
-                "worst_shipped": float(shipped.min()),
-                "below_input": int((shipped < 0).sum()),
-                "gain_full": float(full.mean()),
-                "strength": float(np.mean([r["strength"] for r in rs])),
-                "top1_hits": sum(r["top1"] == r["expected"] for r in rs),
-                "reported_clean": sum(r["verdict"] == "clean" for r in rs),
-                "unclear": sum(r["verdict"] == "unclear" for r in rs),
-                "top1_most": max(
-                    {r["top1"] for r in rs}, key=lambda t: sum(r["top1"] == t for r in rs)
-                ),
-            }
-        )
-    return out
+    keys = ("modality", "simulator", "model")
+    return [
+        {**dict(zip(keys, k)), "expected": rs[0]["expected"], **_stats(rs)}
+        for k, rs in _groups(rows, keys).items()
+    ]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -335,7 +342,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [
         "| modality | simulator | model | expected | cases | input PSNR | gain as shipped "
         "(worst) | below input | gain at full strength | mean strength | named first | "
-        "called clean | unclear | most often named first |",
+        "called clean | unclear | most often named first (cases) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in result["summary"]:
@@ -352,19 +359,15 @@ def table(result: dict[str, Any]) -> str:
 def totals(result: dict[str, Any]) -> str:
     """A line per modality and model: mean gain, cases below input, top-1 over all cases."""
     out = []
-    by: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in result["rows"]:
-        by[(r["modality"], r["model"])].append(r)
-    for (mod, model), rs in by.items():
-        g = np.array([r["shipped_psnr"] - r["input_psnr"] for r in rs])
-        f = np.array([r["full_psnr"] - r["input_psnr"] for r in rs])
-        hits = sum(r["top1"] == r["expected"] for r in rs)
-        clean = sum(r["verdict"] == "clean" for r in rs)
+    for (mod, model), rs in _groups(result["rows"], ("modality", "model")).items():
+        t = _stats(rs)
         out.append(
-            f"- {mod} {model}: {len(rs)} cases; gain as shipped {g.mean():+.2f} dB "
-            f"(below input in {(g < 0).sum()}, worst {g.min():+.2f}); at full strength "
-            f"{f.mean():+.2f} dB (below input in {(f < 0).sum()}); expected type named first "
-            f"in {hits} ({100 * hits / len(rs):.0f} %), the scan called clean in {clean}"
+            f"- {mod} {model}: {t['n']} cases; gain as shipped {t['gain_shipped']:+.2f} dB "
+            f"(below input in {t['below_input']}, worst {t['worst_shipped']:+.2f}); at full "
+            f"strength {t['gain_full']:+.2f} dB (below input in {t['below_input_full']}); "
+            f"expected type named first in {t['top1_hits']} "
+            f"({100 * t['top1_hits'] / t['n']:.0f} %), the scan called clean in "
+            f"{t['reported_clean']}"
         )
     return "\n".join(out)
 

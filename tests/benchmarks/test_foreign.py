@@ -71,13 +71,16 @@ def test_summary_counts_cases() -> None:
         row("a", 29.5, "motion", "clean"),
         row("a", 30.5, "motion", "unclear"),
         row("b", 30.0, "spike", "findings"),
+        row("c", 30.0, "spike", "findings"),
+        row("c", 30.0, "motion", "findings"),
     ]
-    a, b = foreign.summarise(rows)
+    a, b, c = foreign.summarise(rows)
     assert (a["n"], a["below_input"], a["top1_hits"]) == (3, 1, 1)
     assert (a["reported_clean"], a["unclear"]) == (1, 1)
     assert a["gain_shipped"] == pytest.approx(1.0 / 3)
-    assert a["worst_shipped"] == pytest.approx(-0.5) and a["top1_most"] == "motion"
+    assert a["worst_shipped"] == pytest.approx(-0.5) and a["top1_most"] == "motion 2, spike 1"
     assert (b["n"], b["below_input"], b["top1_hits"]) == (1, 0, 1)
+    assert c["top1_most"] == "spike 1, motion 1"  # ties in order of first sight, any hash seed
 
 
 def test_whole_scan_is_degraded_then_cut_like_the_crop(tmp_path: Path) -> None:
