@@ -176,6 +176,8 @@ def test_batch_report_names_the_detected_types_the_model_rarely_detects():
         "detected": "clean",
         "unreliable": "",
     }
+    # nothing named, but clean below the threshold too: not written down as clean
+    assert _report_columns(DegradationReport("MR", found[2:], 0.3))["detected"] == "unclear"
 
 
 def test_batch_shards_are_disjoint_and_complete(tmp_path, mr_file, tiny_weights):

@@ -248,11 +248,12 @@ def _batch_row(input_label: str, **values: Any) -> dict[str, Any]:
 
 
 def _report_columns(report: Any) -> dict[str, str]:
-    """The batch report's view of a `DegradationReport`: the types it names, and those of
-    them the calibration found it names in under half of their unseen cases."""
+    """The batch report's view of a `DegradationReport`: the types it names (else its
+    verdict, ``clean`` or ``unclear``), and those of them the calibration found it names
+    in under half of their unseen cases."""
     found = report.detected
     return {
-        "detected": ";".join(f.type for f in found) or "clean",
+        "detected": ";".join(f.type for f in found) or report.verdict,
         "unreliable": ";".join(f.type for f in found if not f.reliable),
     }
 
