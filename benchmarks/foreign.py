@@ -386,6 +386,10 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--out", type=common.Path, default=common.RESULTS)
     add_model_args(ap)
     args = ap.parse_args(argv)
+    try:
+        import torchio  # noqa: F401
+    except ImportError:
+        sys.exit('error: TorchIO is missing: pip install -c constraints.txt -e ".[bench]"')
     args.out = resolve_out(args)
     args.argv = ["python", "-m", "benchmarks", "foreign", *argv]
     res = run(args)
