@@ -102,3 +102,35 @@ def test_whole_scan_is_degraded_then_cut_like_the_crop(tmp_path: Path) -> None:
     # 3-D k-space motion sees the slices beyond the crop: the two differ
     motion = sims["torchio RandomMotion"]
     assert not np.allclose(foreign.degrade(vol, motion, 0), foreign.degrade(slab, motion, 0))
+
+
+def test_a_run_writes_a_row_per_case_and_model_and_their_summaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    sims = [
+        s
+        for s in foreign.simulators()
+        if s.name in ("monai RandRicianNoise", "torchio RandomMotion")
+    ]
+    vol = _volume("MR")
+    monkeypatch.setattr(common, "CACHE", tmp_path / "cache")  # the tiny models' folder
+    monkeypatch.setattr(common, "heldout_volumes", lambda modality, quick=False: [vol])
+    monkeypatch.setattr(foreign, "simulators", lambda: sims)
+    foreign.main(["--modality", "MR", "--seeds", "2", "--tiny", "--out", str(tmp_path)])
+
+    res = json.loads((tmp_path / "foreign.json").read_text())
+    rows = res["rows"]
+    assert len(rows) == 2 * 2 * 2  # simulators x seeds x (default, ablation)
+    assert {r["model"] for r in rows} == {"napari-dcpt", "no-pretraining"}
+    assert {r["verdict"] for r in rows} <= {"findings", "clean", "unclear"}
+    assert all(0.0 <= r["strength"] <= 1.0 and np.isfinite(r["full_psnr"]) for r in rows)
+    # seeded: the same case for both models
+    by = {(r["simulator"], r["seed"], r["model"]): r["input_psnr"] for r in rows}
+    assert all(by[(s, k, "napari-dcpt")] == by[(s, k, "no-pretraining")] for s, k, _ in by)
+    assert len(res["summary"]) == 4 and len(res["totals"]) == 2
+    assert (
+        "| MR | torchio RandomMotion | napari-dcpt | motion | 2 |"
+        in (tmp_path / "foreign.md").read_text()
+    )
