@@ -396,3 +396,6 @@ def test_report_marks_detected_findings_the_model_does_not_correct(make_napari_v
         "p=0.20  —",
         "p=0.30  —  (unreliable)",
     ]
+    assert w.clean_label.text() == "nothing wrong: p=0.10"
+    w._show_report(DegradationReport("MR", findings[2:], 0.4))  # nothing named, clean < 0.5
+    assert w.clean_label.text() == "nothing wrong: p=0.40  (unclear: no type reaches 0.50)"

@@ -71,6 +71,7 @@ class RestoreWidget(QWidget):
         self._pbar: Any = None
         self._loading = True
         self.report_bars: list[QProgressBar] = []
+        self.clean_label: QLabel | None = None  # the report's "nothing wrong" line
 
         # -- controls -----------------------------------------------------------
         self.layer_combo = QComboBox()
@@ -439,7 +440,9 @@ class RestoreWidget(QWidget):
             bar.setToolTip(f.label())
             self.report_bars.append(bar)
             self.report_layout.addRow(f.type.replace("_", " "), bar)
-        clean = QLabel(f"nothing wrong: p={report.clean_probability:.2f}")
+        self.clean_label = clean = QLabel(f"nothing wrong: p={report.clean_probability:.2f}")
+        if report.verdict == "unclear":  # neither a type nor clean reaches the threshold
+            clean.setText(f"{clean.text()}  (unclear: no type reaches {report.threshold:.2f})")
         clean.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.report_layout.addRow(clean)
 
