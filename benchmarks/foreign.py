@@ -74,7 +74,7 @@ def _draw(seed: int, lo: float, hi: float) -> float:
 
 
 def simulators() -> list[Simulator]:
-    """Every foreign simulator (imports MONAI and TorchIO lazily, when one runs)."""
+    """Every foreign simulator (MONAI and TorchIO are imported here, not with the module)."""
     import monai.transforms as mt
     import torchio as tio
 
