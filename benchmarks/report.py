@@ -102,8 +102,8 @@ summary line then says "unclear", not "clean"). What it shows (2026-11-29):
 - **Noise carries over; so do Gibbs and in-plane blur, weakly.** MONAI's Rician and
   TorchIO's Gaussian noise gain +3.2 and +2.8 dB as shipped and are named first in 20 of
   20 cases; CT white noise +4.5 dB, named low dose 5 of 5. MONAI's Gibbs (+0.16 dB,
-  10 of 10 named) and in-plane Gaussian blur (MR +0.06, 7 of 10 named; CT +0.16 and
-  +0.14 dB, all named) are nudged as the registry's are. The brain's lightest noise
+  10 of 10 named) and Gaussian blur (MR in-plane +0.06, 7 of 10 named; CT +0.16 in-plane
+  and +0.14 dB in 3-D, all named) are nudged as the registry's are. The brain's lightest noise
   (input 36.9 dB) loses 0.83 dB, the registry's mild-noise loss on that volume again.
 - **The MR report does not see TorchIO's 3-D motion, bias field or 3-D blur on the
   brain.** On itk_t1_coronal those cases (inputs 19-22, 15-22 and 24-34 dB) are called
