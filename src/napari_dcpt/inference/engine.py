@@ -465,20 +465,24 @@ def restore(
     def run_net(x: torch.Tensor) -> torch.Tensor:
         return net(x.contiguous(memory_format=layout))
 
+    def tiled(x: torch.Tensor, roi: tuple[int, ...]) -> torch.Tensor:
+        # MONAI's splitter and merger: Gaussian-blended tiles, batched, merged on the CPU
+        return sliding_window_inference(
+            x,
+            roi,
+            batch_size,
+            run_net,
+            overlap=overlap,
+            mode="gaussian",
+            sw_device=dev,
+            device="cpu",
+        )
+
     if lm.config.spatial_dims == 3:
         x = torch.from_numpy(norm.forward(stack)[None, None]).to(dev)
         roi = (min(64, stack.shape[0]), tile, tile)
         with torch.inference_mode():
-            y = sliding_window_inference(
-                x,
-                roi,
-                batch_size,
-                run_net,
-                overlap=overlap,
-                mode="gaussian",
-                sw_device=dev,
-                device="cpu",
-            )
+            y = tiled(x, roi)
         out = norm.inverse(y[0, 0].float().numpy())
         yield Progress("restore", 1, 1)
     else:
@@ -493,16 +497,7 @@ def restore(
                     if h <= tile and w <= tile:
                         y = run_net(x)
                     else:
-                        y = sliding_window_inference(
-                            x,
-                            (min(tile, h), min(tile, w)),
-                            batch_size,
-                            run_net,
-                            overlap=overlap,
-                            mode="gaussian",
-                            sw_device=dev,
-                            device="cpu",
-                        )
+                        y = tiled(x, (min(tile, h), min(tile, w)))
                 out[z0[0] : z0[-1] + 1] = norm.inverse(y[:, 0].float().cpu().numpy())
             yield Progress("restore", ci + 1, len(chunks))
     from napari_dcpt.inference.normalise import cast_like
