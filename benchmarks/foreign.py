@@ -220,13 +220,39 @@ def degrade(vol: common.TestVolume, sim: Simulator, seed: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def measure(
+    vol: common.TestVolume, mask: np.ndarray, x: np.ndarray, weights: Any, threads: int
+) -> dict[str, Any]:
+    """One degraded case through one weights file: the network at full strength, and as
+    shipped, which `restore` blends from it as ``x + s * (full - x)`` with the report's
+    strength ``s`` (`report_strength`), so one network pass gives both."""
+    from napari_dcpt.inference import restore
+    from napari_dcpt.inference import run as drive
+    from napari_dcpt.inference.engine import report_strength
+    from napari_dcpt.volume import Volume
+
+    v = Volume(x, vol.affine, vol.modality, "HU" if vol.modality == "CT" else "")
+    res = drive(restore(v, model=weights, device="cpu", threads=threads, scale_by_report=False))
+    full = np.asarray(res.volume.array, np.float32)
+    strength = report_strength(res.report)
+    shipped = x + np.float32(strength) * (full - x)
+    q_full, q_shipped = common.quality(vol, full, mask), common.quality(vol, shipped, mask)
+    return {
+        "shipped_psnr": q_shipped["psnr_mask"],
+        "shipped_ssim": q_shipped["ssim_mask"],
+        "full_psnr": q_full["psnr_mask"],
+        "full_ssim": q_full["ssim_mask"],
+        "top1": res.report.findings[0].type,  # most likely first
+        "detected": [f.type for f in res.report.detected],
+        "verdict": res.report.verdict,
+        "clean_probability": res.report.clean_probability,
+        "strength": strength,
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Degrade, restore and classify every case; return the JSON-ready result."""
     import torch
-
-    from napari_dcpt.inference import restore
-    from napari_dcpt.inference import run as drive
-    from napari_dcpt.volume import Volume
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -237,52 +263,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         default, abl = model_paths(args, mod)
         nets = {k: v for k, v in ((DCPT, default), (NOPRT, abl)) if v is not None}
         models[mod] = {k: str(v) for k, v in nets.items()}
-        for vol in common.heldout_volumes(mod):
+        cases = (
+            (vol, sim, seed)
+            for vol in common.heldout_volumes(mod)
+            for sim in sims
+            if sim.modality == mod
+            for seed in range(args.seeds)
+        )
+        for vol, sim, seed in cases:
             mask = common.mask_of(vol)
-            for sim in (s for s in sims if s.modality == mod):
-                for seed in range(args.seeds):
-                    x = degrade(vol, sim, seed)
-                    inp = common.quality(vol, x, mask)
-                    v = Volume(x, vol.affine, mod, "HU" if mod == "CT" else "")
-                    for name, path in nets.items():
-                        row: dict[str, Any] = {
-                            "modality": mod,
-                            "volume": vol.name,
-                            "simulator": sim.name,
-                            "expected": sim.expected,
-                            "seed": seed,
-                            "model": name,
-                            "input_psnr": inp["psnr_mask"],
-                            "input_ssim": inp["ssim_mask"],
-                        }
-                        for full in (False, True):
-                            res = drive(
-                                restore(
-                                    v,
-                                    model=path,
-                                    device="cpu",
-                                    threads=args.threads,
-                                    scale_by_report=not full,
-                                )
-                            )
-                            q = common.quality(vol, np.asarray(res.volume.array, np.float32), mask)
-                            key = "full" if full else "shipped"
-                            row[f"{key}_psnr"], row[f"{key}_ssim"] = q["psnr_mask"], q["ssim_mask"]
-                            if not full:
-                                findings = list(res.report.findings)  # most likely first
-                                row["top1"] = findings[0].type
-                                row["detected"] = [f.type for f in res.report.detected]
-                                row["verdict"] = res.report.verdict
-                                row["clean_probability"] = res.report.clean_probability
-                                row["strength"] = res.strength
-                        rows.append(row)
-                        print(
-                            f"{mod} {vol.name} {sim.name:<28} seed {seed} {name:<15} "
-                            f"in {row['input_psnr']:6.2f} shipped {row['shipped_psnr']:6.2f} "
-                            f"full {row['full_psnr']:6.2f} top1 {row['top1']}",
-                            file=sys.stderr,
-                            flush=True,
-                        )
+            x = degrade(vol, sim, seed)
+            inp = common.quality(vol, x, mask)
+            for name, path in nets.items():
+                row = {
+                    "modality": mod,
+                    "volume": vol.name,
+                    "simulator": sim.name,
+                    "expected": sim.expected,
+                    "seed": seed,
+                    "model": name,
+                    "input_psnr": inp["psnr_mask"],
+                    "input_ssim": inp["ssim_mask"],
+                    **measure(vol, mask, x, path, args.threads),
+                }
+                rows.append(row)
+                print(
+                    f"{mod} {vol.name} {sim.name:<28} seed {seed} {name:<15} "
+                    f"in {row['input_psnr']:6.2f} shipped {row['shipped_psnr']:6.2f} "
+                    f"full {row['full_psnr']:6.2f} top1 {row['top1']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     runtime = time.perf_counter() - t0
     env = common.environment(args.argv)
     return {
