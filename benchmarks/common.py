@@ -124,10 +124,10 @@ def load_volume(
         name,
         modality,
         np.ascontiguousarray(arr),
-        spacing,
+        spacing,  # type: ignore[arg-type]
         vol.affine,
         source=path,
-        z0=z0,  # type: ignore[arg-type]
+        z0=z0,
     )
 
 

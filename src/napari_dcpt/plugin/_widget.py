@@ -440,9 +440,10 @@ class RestoreWidget(QWidget):
             bar.setToolTip(f.label())
             self.report_bars.append(bar)
             self.report_layout.addRow(f.type.replace("_", " "), bar)
-        self.clean_label = clean = QLabel(f"nothing wrong: p={report.clean_probability:.2f}")
+        text = f"nothing wrong: p={report.clean_probability:.2f}"
         if report.verdict == "unclear":  # neither a type nor clean reaches the threshold
-            clean.setText(f"{clean.text()}  (unclear: no type reaches {report.threshold:.2f})")
+            text += f"  (unclear: no type reaches {report.threshold:.2f})"
+        self.clean_label = clean = QLabel(text)
         clean.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.report_layout.addRow(clean)
 
