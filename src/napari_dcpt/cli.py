@@ -105,7 +105,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     guessed = " (guessed from intensities)" if vol.meta.get("modality_guessed") else ""
     print(f"{path.name}: {vol.describe()}{guessed}")
     print(f"  origin (LPS, mm): {tuple(round(v, 3) for v in vol.origin)}")
-    print(f"  direction (columns z, y, x): {vol.direction.round(4).tolist()}")
+    # + 0.0 turns the -0.0 that rounding leaves into 0.0
+    print(f"  direction (columns z, y, x): {(vol.direction.round(4) + 0.0).tolist()}")
     dev = vol.meta.get("spacing_deviation_mm")
     if dev:
         print(f"  non-uniform slice spacing: largest deviation {dev:.4g} mm")

@@ -124,6 +124,22 @@ def test_nonuniform_spacing_is_reported_and_loaded_with_mean_spacing(tmp_path, r
     assert "Secret" not in str(rec[0].message)
 
 
+def test_rounding_jitter_in_positions_is_not_reported_as_uneven(tmp_path, rng):
+    # Arrange: even 2.5 mm gaps, each position off by up to 1e-5 mm (decimal rounding)
+    arr, aff = _phantom(rng), _oblique()
+    normal = aff[:3, 0] / np.linalg.norm(aff[:3, 0])
+    jitter = rng.uniform(-1e-5, 1e-5, size=7)
+    positions = [aff[:3, 3] + (2.5 * k + jitter[k]) * normal for k in range(7)]
+    write_series(tmp_path / "s", arr, aff, positions=positions)
+    # Act
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vol = read_dicom(tmp_path / "s")
+    # Assert
+    assert vol.meta["spacing_deviation_mm"] == 0.0
+    assert vol.spacing[0] == pytest.approx(2.5, abs=1e-4)
+
+
 def test_mixed_orientation_is_refused(tmp_path, rng):
     arr, aff = _phantom(rng), _oblique()
     iop = [1, 0, 0, 0, 1, 0]

@@ -582,8 +582,9 @@ def read_dicom(
         holds the values. One frame gives a 2-D ``(y, x)`` volume. ``meta`` holds
         ``format``, ``path``, ``series_uid``, ``series_description``, ``modality``,
         ``files`` (sorted slice order), ``dicom_headers`` (one pydicom Dataset per
-        slice, sorted, without pixel data), ``spacing_deviation_mm`` and
-        ``geometry_known``.
+        slice, sorted, without pixel data), ``spacing_deviation_mm`` (the largest
+        deviation of a slice gap from the mean, mm; 0 within ``SPACING_TOLERANCE_MM``)
+        and ``geometry_known``.
 
     Raises
     ------
@@ -675,7 +676,11 @@ def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:
             out[k] = r.astype(np.float64) * f.slope + f.intercept
     del raw
 
-    if geom.deviation_mm > SPACING_TOLERANCE_MM:
+    # Deviations within the tolerance are rounding of ImagePositionPatient's decimal
+    # strings (about 1e-13 mm in real exports); recorded as 0 so no front end reports
+    # an evenly spaced series as uneven.
+    uneven_mm = geom.deviation_mm if geom.deviation_mm > SPACING_TOLERANCE_MM else 0.0
+    if uneven_mm:
         # Positions only; no patient data in the message.
         warnings.warn(
             f"{p}: non-uniform slice spacing (largest deviation from the mean "
@@ -696,7 +701,7 @@ def _read_dicom(p: Path, series_uid: str | None, recursive: bool) -> Volume:
         "modality": str(ds0.get("Modality", "") or ""),
         "files": _unique(str(files[f.file_index][0]) for f in sorted_frames),
         "dicom_headers": headers,
-        "spacing_deviation_mm": geom.deviation_mm,
+        "spacing_deviation_mm": uneven_mm,
         "geometry_known": geom.known,
     }
     array = out[0] if out.shape[0] == 1 else out
