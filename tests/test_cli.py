@@ -1,13 +1,16 @@
 """The `napari-dcpt` command line, driven through `main()` (same code as the console script)."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from napari_dcpt import io
-from napari_dcpt.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, main
+from napari_dcpt.cli import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_PIPE, EXIT_USAGE, main
 from napari_dcpt.volume import Volume
 
 
@@ -22,6 +25,27 @@ def test_info(mr_file, capsys):
     assert main(["info", str(mr_file)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "MR 4 x 40 x 44 voxels" in out and "origin" in out
+
+
+def test_a_closed_output_pipe_ends_quietly(mr_file):
+    # Arrange: a pipe whose reader has gone (as `napari-dcpt info x | head -1` leaves it)
+    # before the command writes, so its first line meets EPIPE every time
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    # Act: a real process, as the interpreter's own final flush must not raise either
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "napari_dcpt.cli", "info", str(mr_file)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    # Assert
+    assert proc.returncode == EXIT_PIPE
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
 
 
 def test_missing_input_is_one_line_exit_1(tmp_path, capsys):

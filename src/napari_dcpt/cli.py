@@ -1,7 +1,8 @@
 """The `napari-dcpt` command: info, classify, restore, batch, demo, degradations, degrade.
 
 Exit codes: 0 success; 1 error (one line on stderr naming the file); 2 usage error;
-3 `batch` finished but some inputs failed; 130 interrupted (Ctrl-C).
+3 `batch` finished but some inputs failed; 130 interrupted (Ctrl-C); 141 the reader
+of standard output went away (``| head``), as for any command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from napari_dcpt.errors import DcptError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a C tool in the same place
 QUIET_HELP = "no progress bars or summary lines (errors and warnings still print)"
 
 
@@ -570,6 +572,11 @@ def _run(args: argparse.Namespace) -> int:
     except MemoryError:
         print("error: out of memory (try a smaller --tile or --batch-size)", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # Python raises where C tools die of SIGPIPE; stdout goes to devnull so that
+        # the interpreter's final flush does not raise again with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":
