@@ -15,6 +15,7 @@ import random
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -534,6 +535,10 @@ def train(
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        # The 1x1 convolutions' gradients come back with strides that differ from their
+        # bucket's only along size-1 axes: the same memory, so DDP's warning about it is
+        # spurious (pytorch/pytorch#47163, #157862) and printed on every run.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
 
     d = cfg.data
     if stage == "head":  # one item is a whole batch of equally sized slices
