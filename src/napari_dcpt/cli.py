@@ -104,7 +104,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"{len(uids)} series: pass --series UID for the geometry of one")
             return EXIT_OK
     vol = io.read(path, series_uid=args.series, index=args.index)
+    stated = io.other_modality(vol.meta)
     guessed = " (guessed from intensities)" if vol.meta.get("modality_guessed") else ""
+    if stated:
+        guessed = f" (DICOM Modality {stated}: not restored by the MR and CT models)"
     print(f"{path.name}: {vol.describe()}{guessed}")
     print(f"  origin (LPS, mm): {tuple(round(v, 3) for v in vol.origin)}")
     # + 0.0 turns the -0.0 that rounding leaves into 0.0

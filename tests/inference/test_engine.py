@@ -85,6 +85,11 @@ def test_nan_and_unknown_modality_refused(tiny_weights, mr_volume):
     unknown = Volume(mr_volume.array, mr_volume.affine, modality="unknown")
     with pytest.raises(DcptError, match="modality unknown"):
         run(restore(unknown, device="cpu"))
+    radiograph = Volume(
+        mr_volume.array, mr_volume.affine, modality="unknown", meta={"modality": "CR"}
+    )
+    with pytest.raises(DcptError, match="the DICOM header says modality CR; the models restore MR"):
+        run(restore(radiograph, device="cpu"))
 
 
 def test_a_constant_image_is_refused_by_restore_and_classify(tiny_weights, mr_volume):

@@ -15,6 +15,7 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from napari_dcpt import io
 from napari_dcpt.errors import DcptError, GeometryError, ReadError
 from napari_dcpt.io.dicom import list_dicom_series, read_dicom
 from napari_dcpt.io.geometry import affine_from_itk, affine_from_parts
@@ -138,6 +139,18 @@ def test_rounding_jitter_in_positions_is_not_reported_as_uneven(tmp_path, rng):
     # Assert
     assert vol.meta["spacing_deviation_mm"] == 0.0
     assert vol.spacing[0] == pytest.approx(2.5, abs=1e-4)
+
+
+def test_a_header_naming_another_modality_is_not_guessed_as_mr(tmp_path, rng):
+    # Arrange: non-negative intensities (an MR guess) in a series whose header says CR
+    arr, aff = np.abs(_phantom(rng)), _oblique()
+    write_series(tmp_path / "s", arr, aff, modality="CR")
+    write_series(tmp_path / "m", arr, aff, modality="")
+    # Act
+    radiograph, unnamed = io.read(tmp_path / "s"), io.read(tmp_path / "m")
+    # Assert: the header wins; only a silent header leaves room for a guess
+    assert radiograph.modality == "unknown" and not radiograph.meta.get("modality_guessed")
+    assert unnamed.modality == "MR" and unnamed.meta["modality_guessed"]
 
 
 def test_mixed_orientation_is_refused(tmp_path, rng):

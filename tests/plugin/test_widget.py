@@ -260,6 +260,18 @@ def _nan_image(viewer, tmp_path, weights):
     return weights, "NaN"
 
 
+def _radiograph(viewer, tmp_path, weights):
+    # read by this plugin from a DICOM whose header says CR: not guessed as MR
+    from napari_dcpt.plugin._layers import volume_to_layer_data
+    from napari_dcpt.volume import Volume
+
+    arr = (np.random.default_rng(2).random((40, 40)) * 900).astype(np.uint16)
+    vol = Volume(arr, np.eye(4), modality="unknown", meta={"modality": "CR"})
+    data, kw, _ = volume_to_layer_data(vol, name="chest x-ray")
+    viewer.add_image(data, **kw)
+    return None, "the DICOM header says modality CR"
+
+
 def _default_weights_missing(viewer, tmp_path, weights):
     add_mr(viewer)
     return None, "default MR model is not installed"
@@ -268,7 +280,7 @@ def _default_weights_missing(viewer, tmp_path, weights):
 @pytest.mark.parametrize(
     "setup",
     [_points_only, _rgb, _four_d, _missing_weights, _corrupt_weights, _nan_image,
-     _default_weights_missing],
+     _default_weights_missing, _radiograph],
 )  # fmt: skip
 def test_expected_errors_are_one_line_notifications(
     make_napari_viewer, qtbot, tmp_path, tiny_weights, errors, monkeypatch, setup

@@ -232,8 +232,16 @@ def _modality(volume: Volume, model: LoadedModel | None, override: str | None) -
     if mod not in ("MR", "CT"):
         if model is not None and model.modality in ("MR", "CT"):
             return model.modality
+        from napari_dcpt.io import other_modality
+
+        stated = other_modality(volume.meta)
+        what = (
+            f"the DICOM header says modality {stated}; the models restore MR and CT only"
+            if stated
+            else "modality unknown"
+        )
         raise DcptError(
-            "modality unknown: tell it (--modality mr|ct, or the widget's modality box)",
+            f"{what}: tell it (--modality mr|ct, or the widget's modality box)",
             volume.meta.get("path"),
         )
     return mod

@@ -69,6 +69,17 @@ def detect_format(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def other_modality(meta: dict) -> str:
+    """The modality a DICOM header states when it is neither MR nor CT (``""`` else).
+
+    A radiograph (CR/DX), a nuclear-medicine or ultrasound image is not guessed as MR
+    from its non-negative intensities: the header knows better, and no shipped model
+    was trained on it.
+    """
+    stated = str(meta.get("modality") or "").strip().upper()
+    return "" if stated in ("", "MR", "CT") else stated
+
+
 def guess_modality(array: np.ndarray) -> str:
     """Guess CT or MR from intensities when no header says (NIfTI/NRRD).
 
@@ -148,7 +159,7 @@ def read(
         raise ReadError(f"invalid voxel spacing {vol.spacing}", p)
     if modality is not None:
         vol.modality = modality.upper()  # type: ignore[assignment]
-    elif vol.modality == "unknown":
+    elif vol.modality == "unknown" and not other_modality(vol.meta):
         vol.modality = guess_modality(vol.array)  # type: ignore[assignment]
         vol.meta["modality_guessed"] = vol.modality != "unknown"
     if vol.modality == "CT" and not vol.unit:

@@ -86,14 +86,15 @@ def resolve_modality(
     """The modality to restore with and a note saying where it came from.
 
     Order: the widget's choice, the layer's metadata (this plugin's reader), a guess
-    from intensities (`napari_dcpt.io.guess_modality`), the weights file's own.
+    from intensities (`napari_dcpt.io.guess_modality`) unless the DICOM header names
+    another modality (a radiograph is not an MR), the weights file's own.
 
     Raises
     ------
     DcptError
         Nothing decides it and no weights file was chosen.
     """
-    from napari_dcpt.io import guess_modality
+    from napari_dcpt.io import guess_modality, other_modality
 
     if choice in ("MR", "CT"):
         return choice, f"modality {choice} (chosen in the widget)"
@@ -102,12 +103,14 @@ def resolve_modality(
     if meta in ("MR", "CT"):
         source = "the reader's guess" if info.get("modality_guessed") else "the file"
         return meta, f"modality {meta} (from {source})"
-    guess = guess_modality(volume.array)
+    stated = other_modality({"modality": info.get("header_modality")})
+    guess = "unknown" if stated else guess_modality(volume.array)
     if guess in ("MR", "CT"):
         return guess, f"modality {guess} guessed from intensities; set it above if wrong"
     if config.weights:
         return None, "modality taken from the weights file"
-    raise DcptError("modality unknown: choose MR or CT in the Modality box", name)
+    what = f"the DICOM header says modality {stated}" if stated else "modality unknown"
+    raise DcptError(f"{what}: choose MR or CT in the Modality box", name)
 
 
 def _check_default_weights(modality: str | None, config: InferenceConfig) -> None:

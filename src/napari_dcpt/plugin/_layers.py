@@ -37,6 +37,7 @@ def volume_to_layer_data(volume: Volume, name: str | None = None) -> tuple:
         "source_path": volume.meta.get("path"),
         "series_uid": volume.meta.get("series_uid"),
         "modality_guessed": bool(volume.meta.get("modality_guessed", False)),
+        "header_modality": str(volume.meta.get("modality") or ""),
         "dtype": str(volume.array.dtype),
         "spacing_deviation_mm": volume.meta.get("spacing_deviation_mm"),
     }
