@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
+import napari_dcpt
 from napari_dcpt.errors import WriteError
 from napari_dcpt.io.dicom import read_dicom
 from napari_dcpt.io.dicom_write import write_dicom_series
@@ -67,6 +69,30 @@ def test_derived_series_has_new_identity_and_derived_type(tmp_path, source):
         assert h.file_meta.MediaStorageSOPInstanceUID == h.SOPInstanceUID
         assert h.RescaleType == "HU"
     assert [int(h.InstanceNumber) for h in heads] == list(range(1, 8))
+
+
+def test_derived_series_is_dated_now_and_names_its_software(tmp_path, source):
+    # Arrange: the source was acquired long ago by a scanner with its own software
+    for h in source.meta["dicom_headers"]:
+        h.ContentDate, h.AcquisitionDate, h.SoftwareVersions = "20010203", "20010203", "VA10"
+    before = datetime.datetime.now().replace(microsecond=0)
+    # Act
+    write_dicom_series(source, tmp_path / "out")
+    again = read_dicom(tmp_path / "out")
+    write_dicom_series(again, tmp_path / "twice")
+    anonymous = write_dicom_series(source, tmp_path / "anon", anonymize=True)
+    # Assert: pixels made now, acquired then; the scanner's software kept, ours added once
+    heads = _headers(tmp_path / "out")
+    for h in heads:
+        made = datetime.datetime.strptime(h.ContentDate + h.ContentTime, "%Y%m%d%H%M%S")
+        assert before <= made <= datetime.datetime.now()
+        assert (h.SeriesDate, h.InstanceCreationDate) == (h.ContentDate, h.ContentDate)
+        assert h.AcquisitionDate == "20010203"
+        assert list(h.SoftwareVersions) == ["VA10", f"napari-dcpt {napari_dcpt.__version__}"]
+    assert list(_headers(tmp_path / "twice")[0].SoftwareVersions) == list(heads[0].SoftwareVersions)
+    anon = pydicom.dcmread(anonymous[0])
+    assert not anon.get("InstanceCreationDate") and not anon.get("SeriesDate")
+    assert anon.ContentDate == "" and "SoftwareVersions" in anon  # type 2: kept, empty
 
 
 def test_integer_hu_round_trip_exactly_with_same_geometry_as_simpleitk(tmp_path, source):

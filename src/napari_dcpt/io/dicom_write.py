@@ -1,7 +1,8 @@
 """Writing a derived DICOM series (one file per slice) from a `Volume` read from DICOM.
 
 The source headers are carried over slice by slice; identity (new series and
-instance UIDs), ImageType, descriptions, geometry (from the volume's affine through
+instance UIDs), ImageType, descriptions, the series/content/creation dates (when the
+series is written) and SoftwareVersions (this package added), geometry (from the volume's affine through
 `napari_dcpt.io.geometry`) and the pixel encoding (16-bit, with a rescale chosen so
 that the restored values fit without clipping) are rewritten. The folder appears
 atomically (`napari_dcpt.io.atomic`): a failure leaves nothing behind.
@@ -10,11 +11,13 @@ atomically (`napari_dcpt.io.atomic`): a failure leaves nothing behind.
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
     CTImageStorage,
@@ -25,6 +28,7 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import format_number_as_ds
 
+from napari_dcpt import __version__
 from napari_dcpt.errors import WriteError
 from napari_dcpt.io.atomic import atomic_path, check_output
 from napari_dcpt.io.deidentify import deidentify
@@ -190,6 +194,9 @@ def write_dicom_series(
     except WriteError as exc:
         raise WriteError(exc.reason, out) from exc
     series_uid = generate_uid()
+    # One moment for the whole series; a de-identified series keeps no dates at all
+    # (the Basic Profile removes them, and "when it was processed" would be one).
+    created = None if anonymize else datetime.datetime.now()
     orientation = dicom_orientation(volume.affine)
     spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)  # (z, y, x) in mm
     width = max(4, len(str(len(headers))))
@@ -215,6 +222,7 @@ def write_dicom_series(
                 description_suffix=description_suffix,
                 derivation=derivation,
                 uid_map=uid_map,
+                created=created,
             )
             try:
                 ds.save_as(tmp / names[k], enforce_file_format=True)
@@ -244,8 +252,14 @@ def _derived_slice(
     description_suffix: str,
     derivation: str,
     uid_map: dict[str, str] | None = None,
+    created: datetime.datetime | None = None,
 ) -> Dataset:
-    """One derived single-frame dataset: source header + new identity, geometry, pixels."""
+    """One derived single-frame dataset: source header + new identity, geometry, pixels.
+
+    ``created`` (local time) becomes the series', content's and instance's date and
+    time: PS3.3 C.7.6.1 dates the content to when its pixels were made, and the
+    source's acquisition dates stay as they were.
+    """
     # A fresh Dataset (not a copy of the FileDataset) so that it is encoded by the new
     # transfer syntax only: pydicom refuses to re-encode a big-endian source in place.
     ds = Dataset()
@@ -279,6 +293,16 @@ def _derived_slice(
     ds.ImageType = ["DERIVED", "SECONDARY", *[str(v) for v in old_type[2:]]]
     ds.SeriesDescription = (str(ds.get("SeriesDescription", "") or "") + description_suffix)[:64]
     ds.DerivationDescription = derivation[:1024]
+    # General Equipment: the scanner's software versions stay, this one is added
+    versions = ds.get("SoftwareVersions") or []
+    versions = [str(v) for v in (versions if isinstance(versions, MultiValue) else [versions])]
+    ours = f"napari-dcpt {__version__}"
+    ds.SoftwareVersions = versions if ours in versions else [*versions, ours]
+    if created is not None:
+        day, clock = created.strftime("%Y%m%d"), created.strftime("%H%M%S")
+        for what in ("Series", "Content", "InstanceCreation"):
+            setattr(ds, f"{what}Date", day)
+            setattr(ds, f"{what}Time", clock)
     if source_sop_instance and source_sop_class:
         ref = Dataset()
         ref.ReferencedSOPClassUID = source_sop_class
