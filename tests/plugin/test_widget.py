@@ -66,6 +66,12 @@ def add_mr(viewer, shape=(4, 48, 48)):
     return viewer.add_image(data, **kw)
 
 
+def camera(viewer):
+    # napari 0.9 moved the camera to viewer.scene (the old attribute warns)
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
 def grid(viewer):
     # napari 0.9 moved the grid to viewer.canvas (the old attribute warns)
     canvas = getattr(viewer, "canvas", None)
@@ -130,6 +136,28 @@ def test_classify_then_restore_adds_layer_with_input_geometry(
     assert tuple(out.contrast_limits) == pytest.approx((150.0, 300.0))
     w.compare_check.setChecked(True)
     assert grid(viewer).enabled
+
+
+def test_compare_fits_both_panels_in_view(make_napari_viewer, qtbot, tiny_weights):
+    # Arrange: compare ticked before there is anything to compare, the view fitted to
+    # the input alone
+    viewer = make_napari_viewer()
+    add_mr(viewer, (4, 48, 96))
+    viewer.reset_view()
+    w = make_widget(viewer, tiny_weights)
+    w.compare_check.setChecked(True)
+    single = (camera(viewer).zoom, tuple(camera(viewer).center))
+
+    # Act
+    w.restore()
+    wait_idle(qtbot, w)
+    shown = (camera(viewer).zoom, tuple(camera(viewer).center))
+    viewer.reset_view()
+
+    # Assert: the grid holds two panels and the camera was refitted to them
+    assert grid(viewer).enabled
+    assert shown[0] == pytest.approx(camera(viewer).zoom) and shown[0] < single[0]
+    assert shown[1] == pytest.approx(tuple(camera(viewer).center))
 
 
 def test_foreign_2d_layer_modality_is_guessed_and_said(make_napari_viewer, qtbot, tiny_weights):

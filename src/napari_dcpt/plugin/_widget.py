@@ -480,7 +480,7 @@ class RestoreWidget(QWidget):
             )  # fmt: skip
         self.viewer.layers.selection.active = new
         if self.compare_check.isChecked():
-            self._grid().enabled = True
+            self._on_compare(True)
 
     def _grid(self) -> Any:
         # napari 0.9 moved the grid to viewer.canvas; older versions have viewer.grid
@@ -490,6 +490,9 @@ class RestoreWidget(QWidget):
     def _on_compare(self, on: bool) -> None:
         """Before/after side by side (napari's grid mode), contrast linked at creation."""
         self._grid().enabled = on
+        # The camera keeps the one-image zoom otherwise, so each panel shows only the
+        # middle of its image (napari does not refit when the grid changes)
+        self.viewer.reset_view()
 
     def _on_model_kind(self, *_: Any) -> None:
         use_file = self.model_combo.currentText() == FILE_MODEL
