@@ -27,11 +27,16 @@ def test_info(mr_file, capsys):
     assert "MR 4 x 40 x 44 voxels" in out and "origin" in out
 
 
-def test_a_closed_output_pipe_ends_quietly(mr_file):
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_closed_output_pipe_ends_quietly(mr_file, unbuffered):
     # Arrange: a pipe whose reader has gone (as `napari-dcpt info x | head -1` leaves it)
-    # before the command writes, so its first line meets EPIPE every time
+    # before the command writes, so its output meets EPIPE every time: on the first
+    # print when unbuffered, on the flush at the end when buffered (a pipe's default)
     read_end, write_end = os.pipe()
     os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = unbuffered
     # Act: a real process, as the interpreter's own final flush must not raise either
     try:
         proc = subprocess.run(
@@ -40,6 +45,7 @@ def test_a_closed_output_pipe_ends_quietly(mr_file):
             stderr=subprocess.PIPE,
             text=True,
             timeout=300,
+            env=env,
         )
     finally:
         os.close(write_end)

@@ -565,7 +565,9 @@ def _warn_one_line(message: Warning | str, *_args: object, **_kwargs: object) ->
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # into a pipe, output is buffered: a gone reader shows here
+        return code
     except DcptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
