@@ -300,7 +300,8 @@ def plot_curves(runs: Path, mod: str, out: Path) -> Path:
     fig.tight_layout()
     for ax in axes:  # below each panel: inside, a dozen entries hid the curves
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
+        if ax.get_legend_handles_labels()[0]:  # a run without a curve here has no entries
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
     path = out / f"{mod}_learning_curves.png"
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
