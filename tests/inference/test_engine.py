@@ -88,7 +88,9 @@ def test_nan_and_unknown_modality_refused(tiny_weights, mr_volume):
     radiograph = Volume(
         mr_volume.array, mr_volume.affine, modality="unknown", meta={"modality": "CR"}
     )
-    with pytest.raises(DcptError, match="the DICOM header says modality CR; the models restore MR"):
+    with pytest.raises(
+        DcptError, match="the DICOM header says modality CR, and the models restore MR"
+    ):
         run(restore(radiograph, device="cpu"))
 
 

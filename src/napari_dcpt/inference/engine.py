@@ -236,13 +236,13 @@ def _modality(volume: Volume, model: LoadedModel | None, override: str | None) -
 
         stated = other_modality(volume.meta)
         what = (
-            f"the DICOM header says modality {stated}; the models restore MR and CT only"
+            f"the DICOM header says modality {stated}, and the models restore MR and CT "
+            "only: force one"
             if stated
-            else "modality unknown"
+            else "modality unknown: tell it"
         )
         raise DcptError(
-            f"{what}: tell it (--modality mr|ct, or the widget's modality box)",
-            volume.meta.get("path"),
+            f"{what} (--modality mr|ct, or the widget's modality box)", volume.meta.get("path")
         )
     return mod
 
