@@ -43,6 +43,28 @@ def test_2d_image_round_trip(tmp_path):
     assert back.spacing == pytest.approx((0.8, 0.5))
 
 
+def test_scaled_integers_read_as_float32_and_written_back_as_scaled_integers(tmp_path):
+    # Arrange: int16 with scl_slope 0.5 and scl_inter 10, as dcm2niix writes Philips MR
+    stored = np.random.default_rng(4).integers(0, 3000, (12, 10, 6)).astype(np.int16)
+    img = nib.Nifti1Image(stored, np.diag([0.8, 0.9, 2.5, 1.0]))
+    img.header.set_slope_inter(0.5, 10.0)  # kept as given: the data are integers already
+    nib.save(img, tmp_path / "s.nii.gz")
+    assert nib.load(tmp_path / "s.nii.gz").dataobj.slope == 0.5
+    # Act
+    vol = io.read(tmp_path / "s.nii.gz")
+    restored = vol.with_array(vol.array * 1.7 - 40.0)  # values outside the input's range
+    io.write(restored, tmp_path / "out.nii.gz")
+    back = nib.load(tmp_path / "out.nii.gz")
+    # Assert: float32 in memory, exact; on disk int16 again, within half a step
+    assert vol.array.dtype == np.float32
+    np.testing.assert_array_equal(vol.array, (stored.T * 0.5 + 10.0).astype(np.float32))
+    assert back.get_data_dtype() == np.int16
+    step = float(back.dataobj.slope)
+    written = np.asarray(back.dataobj, dtype=np.float64).T
+    # half a step, plus the float32 rounding of the slope the header stores
+    assert np.abs(written - restored.array).max() <= 0.51 * step
+
+
 def test_4d_refused_without_index_and_split_with_it(tmp_path):
     data = np.stack([np.full((3, 4, 5), v, np.int16) for v in range(3)], axis=-1)
     nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "f.nii.gz")

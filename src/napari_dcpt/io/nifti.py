@@ -51,6 +51,11 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
         raise ReadError(f"cannot read voxel data ({type(exc).__name__}: {exc})", path) from exc
     if data.dtype.fields is not None:
         raise ReadError("RGB/vector NIfTI images are not supported", path)
+    scaled = _scaled_integers(img)
+    if scaled and img.header.get_data_dtype().itemsize <= 2:
+        # nibabel applies scl_slope/inter in float64; up to 16-bit stored integers,
+        # float32 holds every scaled value to its 24-bit precision in half the memory
+        data = data.astype(np.float32)
     # nibabel indexes (i, j, k) = (x, y, z); our arrays are (z, y, x).
     array = np.ascontiguousarray(data.T)
     affine = geometry.affine_from_nifti(img.affine)
@@ -64,7 +69,12 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
         affine=affine,
         modality=modality,  # type: ignore[arg-type]
         unit="HU" if modality == "CT" else "",
-        meta={"format": "nifti", "path": str(path), "nifti_header": header.copy()},
+        meta={
+            "format": "nifti",
+            "path": str(path),
+            "nifti_header": header.copy(),
+            "nifti_scaled_integers": scaled,
+        },
     )
 
 
@@ -110,16 +120,27 @@ def _check_declared_size(img: object, shape: tuple[int, ...], path: Path) -> Non
                 path,
             )
     n_read = n_total // int(shape[3]) if len(shape) == 4 else n_total  # one 3-D volume
-    slope, inter = header.get_slope_inter()
-    scaled = slope not in (None, 1.0) or inter not in (None, 0.0)
-    check_fits_in_memory(n_read * (8 if scaled else itemsize), path)
+    check_fits_in_memory(n_read * (8 if _scaled_integers(img) else itemsize), path)
+
+
+def _scaled_integers(img: object) -> bool:
+    """True when the file stores integers with a scl_slope/inter other than 1/0
+    (dcm2niix writes Philips MR this way). nibabel moves the scaling from the loaded
+    header (set to nan there) to the image's data proxy, so it is read from that."""
+    proxy = img.dataobj  # type: ignore[attr-defined]
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    stored = img.header.get_data_dtype()  # type: ignore[attr-defined]
+    return stored.kind in "iu" and (float(slope) != 1.0 or float(inter) != 0.0)
 
 
 def write_nifti(volume: Volume, path: Path) -> None:
     """Write a Volume as NIfTI-1 (``.nii`` or ``.nii.gz`` from the name) to ``path``.
 
     sform and qform both carry the affine (code 1, scanner); a source NIfTI header
-    (intent, description, units) is reused when the volume came from NIfTI.
+    (intent, description, units) is reused when the volume came from NIfTI. A source
+    that stored scaled integers is written in its own integer type again, with a
+    scl_slope/inter that nibabel fits to the new values (at most half a step off), not
+    as the float the scaling produced in memory (4 to 8 times the size on disk).
     """
     import nibabel as nib
 
@@ -128,8 +149,17 @@ def write_nifti(volume: Volume, path: Path) -> None:
     header = volume.meta.get("nifti_header")
     hdr = header.copy() if isinstance(header, nib.Nifti1Header) else None
     img = nib.Nifti1Image(np.asarray(data), nifti_aff, header=hdr)
-    img.set_data_dtype(volume.array.dtype)
-    img.header.set_slope_inter(1.0, 0.0) if hdr is not None else None
+    rescale = (
+        hdr is not None
+        and bool(volume.meta.get("nifti_scaled_integers"))
+        and volume.array.dtype.kind == "f"
+    )
+    if rescale:
+        img.set_data_dtype(hdr.get_data_dtype())  # type: ignore[union-attr]
+        img.header.set_slope_inter(np.nan, np.nan)  # nan: nibabel computes them on save
+    else:
+        img.set_data_dtype(volume.array.dtype)
+        img.header.set_slope_inter(1.0, 0.0) if hdr is not None else None
     img.set_sform(nifti_aff, code=1)
     img.set_qform(nifti_aff, code=1)
     img.header.set_xyzt_units("mm")
