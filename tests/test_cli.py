@@ -54,6 +54,29 @@ def test_a_closed_output_pipe_ends_quietly(mr_file, unbuffered):
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
 
 
+def test_demo_restores_both_samples_with_labelled_comparisons(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_dcpt.samples import sample_paths
+
+    # Act: the README's main job, on the bundled samples and shipped models
+    code = main(["-q", "demo", str(tmp_path / "out")])
+    # Assert
+    assert code == EXIT_OK
+    out = capsys.readouterr().out
+    assert "MR: rician noise" in out and "CT: low dose" in out
+    for modality, src in sample_paths().items():
+        stem = tmp_path / "out" / f"{modality.lower()}_sample"
+        before, after = io.read(src), io.read(f"{stem}_restored.nii.gz")
+        assert after.shape == before.shape and after.array.dtype == before.array.dtype
+        np.testing.assert_allclose(after.affine, before.affine, atol=1e-5)
+        assert not np.array_equal(after.array, before.array)
+        png = np.asarray(Image.open(f"{stem}_before_after.png"))
+        band = png.shape[0] - before.shape[1]  # the label band above the three panels
+        assert png.shape[1] == 3 * before.shape[2] + 8 and 14 <= band <= 40
+        assert (png[:band] > 128).sum() > 200  # the labels and the report are drawn
+
+
 def test_missing_input_is_one_line_exit_1(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.nii.gz")]) == EXIT_ERROR
     err = capsys.readouterr().err.strip()

@@ -43,13 +43,32 @@ def comparison_image(before: Volume, after: Volume) -> np.ndarray:
     )
 
 
+PANEL_LABELS = ("input", "restored", "|difference| x 4")
+
+
 def save_comparison(before: Volume, after: Volume, path: Path, title: str = "") -> Path:
-    """Write `comparison_image` as PNG (SimpleITK, no plotting library needed)."""
-    import SimpleITK as sitk
+    """Write `comparison_image` as PNG under a band that names the panels and ``title``.
+
+    ``title`` (e.g. the degradation report's summary) is cut to the image's width.
+    """
+    from PIL import Image, ImageDraw, ImageFont
 
     from napari_dcpt.io.atomic import atomic_path
 
     img = comparison_image(before, after)
+    font = ImageFont.load_default()
+    line = 14  # px per text line of the default font, with its descent
+    band = line * (2 if title else 1) + 4
+    canvas = Image.new("L", (img.shape[1], img.shape[0] + band), 0)
+    canvas.paste(Image.fromarray(img), (0, band))
+    draw = ImageDraw.Draw(canvas)
+    panel = (img.shape[1] - 8) // 3  # three panels, two 4-px gaps
+    for k, label in enumerate(PANEL_LABELS):
+        draw.text((k * (panel + 4) + 3, 2), label, fill=255, font=font)
+    if title:
+        while title and draw.textlength(title, font=font) > img.shape[1] - 6:
+            title = title[:-2] + "…"
+        draw.text((3, 2 + line), title, fill=255, font=font)
     with atomic_path(path) as tmp:
-        sitk.WriteImage(sitk.GetImageFromArray(img), str(tmp))
+        canvas.save(tmp, format="PNG")
     return Path(path)
