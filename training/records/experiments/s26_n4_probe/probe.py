@@ -38,8 +38,14 @@ def n4_ratio(arr: np.ndarray, spacing: tuple[float, float, float], shrink_mm: fl
 def main() -> None:
     shrink_mm = float(sys.argv[1]) if len(sys.argv) > 1 else 4.0
     d = data_dir() / "mr"
-    names = ["s1_t1_1mm.nii.gz", "colin27_t1_1mm.nii.gz", "brain1_t1c.nrrd",
-             "mni152_6asym_t1_1mm.nii.gz", "macaque_inia19_t1.nii.gz", "mni152_2009a_t1.nii.gz"]
+    names = [
+        "s1_t1_1mm.nii.gz",
+        "colin27_t1_1mm.nii.gz",
+        "brain1_t1c.nrrd",
+        "mni152_6asym_t1_1mm.nii.gz",
+        "macaque_inia19_t1.nii.gz",
+        "mni152_2009a_t1.nii.gz",
+    ]
     for n in names:
         vol = load_volume(d / n, "MR", n)
         rows = []
@@ -49,8 +55,13 @@ def main() -> None:
             sevs = SEVERITIES if t == "bias_field" else ("moderate",)
             for s in sevs:
                 for k in range(3 if t == "bias_field" else 1):
-                    rec = sample_record("MR", 1000 + 100 * ti + 10 * k + SEVERITIES.index(s),
-                                        types=(t,), severity=s, p_clean=0)
+                    rec = sample_record(
+                        "MR",
+                        1000 + 100 * ti + 10 * k + SEVERITIES.index(s),
+                        types=(t,),
+                        severity=s,
+                        p_clean=0,
+                    )
                     out = apply_record(vol.clean, rec, vol.spacing)
                     rows.append((f"{t}/{s}", n4_ratio(out, vol.spacing, shrink_mm)))
         dt = time.perf_counter() - t0
