@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     viewer = napari.Viewer(show=True, title="napari-dcpt")
     app = QApplication.instance()
+    window = viewer.window._qt_window
+    window.resize(1500, 900)  # before any fit: the camera fits the canvas it has
     viewer.open_sample("napari-dcpt", "ct_low_dose")
     (source,) = viewer.layers
     # a throw-away settings file: a documentation run must not change the user's settings
@@ -87,13 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         viewer.close()
         return 1
     source.contrast_limits = (-160.0, 240.0)  # soft-tissue window (W 400, L 40), linked
-    widget.compare_check.setChecked(True)
-
-    viewer.reset_view()  # fit both grid cells
-    window = viewer.window._qt_window
-    window.resize(1500, 900)
     _close_toasts(window)
     for _ in range(20):  # let the canvas and the dock lay themselves out and draw
+        app.processEvents()
+        time.sleep(0.05)
+    widget.compare_check.setChecked(True)  # the widget refits the view to both cells
+    for _ in range(20):
         app.processEvents()
         time.sleep(0.05)
     args.out.parent.mkdir(parents=True, exist_ok=True)
