@@ -107,6 +107,11 @@ class RestoreWidget(QWidget):
 
         self.diff_check = QCheckBox("Add a difference layer (restored − input)")
         self.compare_check = QCheckBox("Compare before/after side by side")
+        self.compare_check.setToolTip(
+            "napari's grid mode: layers side by side in the order they were added, so the "
+            "input sits left of its restored copy. Other layers get panels too; hide them "
+            "to compare just the two. Contrast is linked, the camera shared."
+        )
 
         self.classify_btn = QPushButton("Classify")
         self.preview_btn = QPushButton("Preview slice")
