@@ -77,6 +77,15 @@ def test_demo_restores_both_samples_with_labelled_comparisons(tmp_path, capsys):
         assert (png[:band] > 128).sum() > 200  # the labels and the report are drawn
 
 
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert stop.value.code == 0
+    for code in ("0 success", "1 error", "2 usage", "3 `batch`", "130 interrupted", "141"):
+        assert code in out
+
+
 def test_missing_input_is_one_line_exit_1(tmp_path, capsys):
     assert main(["info", str(tmp_path / "nope.nii.gz")]) == EXIT_ERROR
     err = capsys.readouterr().err.strip()

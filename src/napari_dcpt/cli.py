@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 error (one line on stderr naming the file); 2 usage error;
 3 `batch` finished but some inputs failed; 130 interrupted (Ctrl-C); 141 the reader
-of standard output went away (``| head``), as for any command killed by SIGPIPE.
+of standard output went away (`| head`), as for any command killed by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -464,7 +464,12 @@ def _add_anonymize(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from napari_dcpt import __version__
 
-    parser = argparse.ArgumentParser(prog="napari-dcpt", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="napari-dcpt",
+        description=__doc__.splitlines()[0],
+        # the docstring's second paragraph: scripts need the exit codes from --help
+        epilog=" ".join(__doc__.split("\n\n")[1].split()),
+    )
     parser.add_argument("--version", action="version", version=f"napari-dcpt {__version__}")
     parser.add_argument("--quiet", "-q", action="store_true", help=QUIET_HELP)
     # Also after the command (`napari-dcpt restore IN OUT --quiet`), where users type it.
