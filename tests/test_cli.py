@@ -1,5 +1,6 @@
 """The `napari-dcpt` command line, driven through `main()` (same code as the console script)."""
 
+import csv
 import json
 import os
 import subprocess
@@ -240,6 +241,31 @@ def test_batch_report_names_the_detected_types_the_model_rarely_detects():
     }
     # nothing named, but clean below the threshold too: not written down as clean
     assert _report_columns(DegradationReport("MR", found[2:], 0.3))["detected"] == "unclear"
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_batch_skips_a_series_whose_header_names_another_modality(
+    tmp_path, mr_file, tiny_weights, weights
+):
+    sys.path.insert(0, str(Path(__file__).parent / "io"))  # the DICOM phantom helper
+    from dicom_phantom import write_series
+
+    # Arrange: a chest radiograph series (MR-like intensities) beside an MR file; with
+    # or without a weights file, whose MR modality must not be applied to the radiograph
+    root = mr_file.parent
+    arr = np.random.default_rng(3).integers(0, 900, (3, 40, 44)).astype(np.int16)
+    write_series(root / "cr", arr, np.diag([2.0, 0.5, 0.5, 1.0]), modality="CR")
+    extra = ["--weights", str(tiny_weights)] if weights else []
+    # Act
+    code = main(["-q", "batch", str(root), str(tmp_path / "out"), *extra])
+    # Assert: nothing failed; the radiograph is skipped with its reason, the MR restored
+    assert code == EXIT_OK
+    with open(tmp_path / "out" / "report.csv") as fh:
+        rows = {Path(r["input"].split("#")[0]).name: r for r in csv.DictReader(fh)}
+    assert rows["a.nii.gz"]["status"] == "restored"
+    assert rows["cr"]["status"] == "skipped"
+    assert "the DICOM header says modality CR" in rows["cr"]["error"]
+    assert not list((tmp_path / "out").glob("cr/*"))
 
 
 def test_batch_shards_are_disjoint_and_complete(tmp_path, mr_file, tiny_weights):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from napari_dcpt.errors import DcptError
+from napari_dcpt.errors import DcptError, OutOfScopeError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a C tool in the same place
@@ -336,6 +336,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 row["status"] = "restored"
                 row.update(_report_columns(result.report))
                 row["strength"] = round(result.strength, 4)
+        except OutOfScopeError as exc:  # readable, just not MR or CT: not a failure
+            row["status"], row["error"] = "skipped", str(exc)
+            if not args.quiet:
+                print(f"skipped: {exc}", file=sys.stderr)
         except DcptError as exc:
             row["status"], row["error"] = "failed", str(exc)
             print(f"error: {exc}", file=sys.stderr)

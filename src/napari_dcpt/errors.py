@@ -38,5 +38,10 @@ class WeightsError(DcptError):
     """A weights file is missing, unsafe, tampered with or does not match its config."""
 
 
+class OutOfScopeError(DcptError):
+    """A readable input that no model here restores (a radiograph, a nuclear-medicine
+    image): a batch skips it rather than counting it as a failure."""
+
+
 class ConfigError(DcptError):
     """A configuration value is unknown or out of range."""

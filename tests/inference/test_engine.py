@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_dcpt.errors import DcptError
+from napari_dcpt.errors import DcptError, OutOfScopeError
 from napari_dcpt.inference import Progress, classify, restore, run
 from napari_dcpt.volume import Volume
 
@@ -92,6 +92,8 @@ def test_nan_and_unknown_modality_refused(tiny_weights, mr_volume):
         DcptError, match="the DICOM header says modality CR, and the models restore MR"
     ):
         run(restore(radiograph, device="cpu"))
+    with pytest.raises(OutOfScopeError, match="says modality CR"):  # a weights file is no licence
+        run(restore(radiograph, model=tiny_weights, device="cpu"))
 
 
 def test_a_constant_image_is_refused_by_restore_and_classify(tiny_weights, mr_volume):

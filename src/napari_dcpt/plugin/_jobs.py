@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from napari_dcpt.config import InferenceConfig
-from napari_dcpt.errors import DcptError, WeightsError
+from napari_dcpt.errors import DcptError, OutOfScopeError, WeightsError
 from napari_dcpt.inference.report import DegradationReport
 from napari_dcpt.plugin._layers import KEY, layer_to_volume
 from napari_dcpt.volume import Volume
@@ -104,13 +104,18 @@ def resolve_modality(
         source = "the reader's guess" if info.get("modality_guessed") else "the file"
         return meta, f"modality {meta} (from {source})"
     stated = other_modality({"modality": info.get("header_modality")})
-    guess = "unknown" if stated else guess_modality(volume.array)
+    if stated:  # not even with a weights file: that would run an MR model on a radiograph
+        raise OutOfScopeError(
+            f"the DICOM header says modality {stated}; choose MR or CT in the Modality box "
+            "to restore it anyway",
+            name,
+        )
+    guess = guess_modality(volume.array)
     if guess in ("MR", "CT"):
         return guess, f"modality {guess} guessed from intensities; set it above if wrong"
     if config.weights:
         return None, "modality taken from the weights file"
-    what = f"the DICOM header says modality {stated}" if stated else "modality unknown"
-    raise DcptError(f"{what}: choose MR or CT in the Modality box", name)
+    raise DcptError("modality unknown: choose MR or CT in the Modality box", name)
 
 
 def _check_default_weights(modality: str | None, config: InferenceConfig) -> None:
