@@ -245,9 +245,9 @@ def test_batch_report_names_the_detected_types_the_model_rarely_detects():
 
 @pytest.mark.parametrize("weights", [False, True])
 def test_batch_skips_a_series_whose_header_names_another_modality(
-    tmp_path, mr_file, tiny_weights, weights
+    tmp_path, mr_file, tiny_weights, weights, monkeypatch
 ):
-    sys.path.insert(0, str(Path(__file__).parent / "io"))  # the DICOM phantom helper
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "io"))  # the DICOM phantom
     from dicom_phantom import write_series
 
     # Arrange: a chest radiograph series (MR-like intensities) beside an MR file; with
@@ -265,6 +265,7 @@ def test_batch_skips_a_series_whose_header_names_another_modality(
     assert rows["a.nii.gz"]["status"] == "restored"
     assert rows["cr"]["status"] == "skipped"
     assert "the DICOM header says modality CR" in rows["cr"]["error"]
+    assert rows["cr"]["output"] == ""  # nothing was written for it
     assert not list((tmp_path / "out").glob("cr/*"))
 
 

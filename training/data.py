@@ -29,7 +29,7 @@ from napari_dcpt.config import DataConfig, DegradationSampling, TrainingConfig
 from napari_dcpt.errors import DcptError
 from napari_dcpt.inference.normalise import normaliser_for
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3  # 3: a DICOM header's other modality (CR...) is recorded
 
 
 def degradations() -> ModuleType:
@@ -67,7 +67,7 @@ def build_manifest(root: str | os.PathLike[str], cache_dir: str | os.PathLike[st
         ``{"root", "items": [{"key", "path", "series_uid", "shape", "spacing",
         "modality", "fingerprint"}], "skipped": [{"path", "reason"}]}``.
     """
-    from napari_dcpt.io import discover, read
+    from napari_dcpt.io import discover, other_modality, read
 
     rootp = Path(root).expanduser().resolve()
     cache = Path(cache_dir) / "manifest.json"
@@ -108,8 +108,10 @@ def build_manifest(root: str | os.PathLike[str], cache_dir: str | os.PathLike[st
                 "series_uid": it.series_uid,
                 "shape": list(vol.shape),
                 "spacing": list(vol.spacing),
-                # a modality guessed from intensities must not filter data out
-                "modality": "unknown" if vol.meta.get("modality_guessed") else vol.modality,
+                # a modality guessed from intensities must not filter data out; one a
+                # DICOM header names (CR, NM...) must, like MR in a CT run
+                "modality": other_modality(vol.meta)
+                or ("unknown" if vol.meta.get("modality_guessed") else vol.modality),
                 "fingerprint": fp,
             }
         )

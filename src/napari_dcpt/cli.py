@@ -337,7 +337,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 row.update(_report_columns(result.report))
                 row["strength"] = round(result.strength, 4)
         except OutOfScopeError as exc:  # readable, just not MR or CT: not a failure
-            row["status"], row["error"] = "skipped", str(exc)
+            row["status"], row["error"], row["output"] = "skipped", str(exc), ""
             if not args.quiet:
                 print(f"skipped: {exc}", file=sys.stderr)
         except DcptError as exc:
@@ -398,6 +398,11 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     check_output(args.output, overwrite=args.overwrite, inputs=(args.input,))
     vol = _load_input(args)
     if vol.modality not in ("MR", "CT"):
+        stated = io.other_modality(vol.meta)
+        if stated:
+            raise OutOfScopeError(
+                f"the DICOM header says modality {stated}: pass --modality mr|ct", args.input
+            )
         raise DcptError("modality unknown: pass --modality mr|ct", args.input)
     try:
         record = sample_record(
@@ -575,22 +580,29 @@ def _warn_one_line(message: Warning | str, *_args: object, **_kwargs: object) ->
 def _run(args: argparse.Namespace) -> int:
     try:
         code = int(args.func(args))
-        sys.stdout.flush()  # into a pipe, output is buffered: a gone reader shows here
-        return code
     except DcptError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        code = EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        code = EXIT_INTERRUPTED
     except MemoryError:
         print("error: out of memory (try a smaller --tile or --batch-size)", file=sys.stderr)
-        return EXIT_ERROR
+        code = EXIT_ERROR
+    except BrokenPipeError:  # an unbuffered write met it mid-command
+        return _pipe_gone(EXIT_PIPE)
+    try:
+        sys.stdout.flush()  # into a pipe, output is buffered: a gone reader shows here
     except BrokenPipeError:
-        # Python raises where C tools die of SIGPIPE; stdout goes to devnull so that
-        # the interpreter's final flush does not raise again with a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_PIPE
+        return _pipe_gone(code or EXIT_PIPE)
+    return code
+
+
+def _pipe_gone(code: int) -> int:
+    """Python raises where C tools die of SIGPIPE; stdout goes to devnull so that the
+    interpreter's final flush does not raise again with a traceback."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":

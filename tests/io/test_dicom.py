@@ -151,6 +151,14 @@ def test_a_header_naming_another_modality_is_not_guessed_as_mr(tmp_path, rng):
     # Assert: the header wins; only a silent header leaves room for a guess
     assert radiograph.modality == "unknown" and not radiograph.meta.get("modality_guessed")
     assert unnamed.modality == "MR" and unnamed.meta["modality_guessed"]
+    # "OT" (other) is what secondary captures of MR and CT often say: no statement
+    assert [io.other_modality({"modality": m}) for m in ("CR", " nm ", "OT", "", "MR")] == [
+        "CR",
+        "NM",
+        "",
+        "",
+        "",
+    ]
 
 
 def test_mixed_orientation_is_refused(tmp_path, rng):

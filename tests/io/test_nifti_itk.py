@@ -65,6 +65,20 @@ def test_scaled_integers_read_as_float32_and_written_back_as_scaled_integers(tmp
     assert np.abs(written - restored.array).max() <= 0.51 * step
 
 
+def test_scaled_8_bit_storage_is_written_as_float32(tmp_path):
+    # 256 levels over the restored range would undo the restoration
+    stored = np.random.default_rng(5).integers(0, 255, (12, 10, 6)).astype(np.uint8)
+    img = nib.Nifti1Image(stored, np.eye(4))
+    img.header.set_slope_inter(2.0, -5.0)
+    nib.save(img, tmp_path / "s.nii.gz")
+    vol = io.read(tmp_path / "s.nii.gz")
+    restored = vol.with_array(vol.array * 0.97 + 0.3)
+    io.write(restored, tmp_path / "out.nii.gz")
+    back = nib.load(tmp_path / "out.nii.gz")
+    assert vol.array.dtype == np.float32 and back.get_data_dtype() == np.float32
+    np.testing.assert_array_equal(np.asarray(back.dataobj).T, restored.array)
+
+
 def test_4d_refused_without_index_and_split_with_it(tmp_path):
     data = np.stack([np.full((3, 4, 5), v, np.int16) for v in range(3)], axis=-1)
     nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "f.nii.gz")

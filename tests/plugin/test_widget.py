@@ -159,6 +159,14 @@ def test_compare_fits_both_panels_in_view(make_napari_viewer, qtbot, tiny_weight
     assert shown[0] == pytest.approx(camera(viewer).zoom) and shown[0] < single[0]
     assert shown[1] == pytest.approx(tuple(camera(viewer).center))
 
+    # a preview that replaces the previous one adds no panel: the user's zoom stays
+    w.preview()
+    wait_idle(qtbot, w)
+    camera(viewer).zoom = zoomed = 3.0 * camera(viewer).zoom
+    w.preview()
+    wait_idle(qtbot, w)
+    assert camera(viewer).zoom == pytest.approx(zoomed)
+
 
 def test_foreign_2d_layer_modality_is_guessed_and_said(make_napari_viewer, qtbot, tiny_weights):
     # Arrange: a plain 2-D layer from another reader (no metadata), anisotropic pixels
@@ -300,6 +308,12 @@ def _radiograph(viewer, tmp_path, weights):
     return None, "the DICOM header says modality CR"
 
 
+def _radiograph_with_weights(viewer, tmp_path, weights):
+    # a weights file's MR modality must not fill in for a header that says CR
+    _radiograph(viewer, tmp_path, weights)
+    return weights, "the DICOM header says modality CR"
+
+
 def _default_weights_missing(viewer, tmp_path, weights):
     add_mr(viewer)
     return None, "default MR model is not installed"
@@ -308,7 +322,7 @@ def _default_weights_missing(viewer, tmp_path, weights):
 @pytest.mark.parametrize(
     "setup",
     [_points_only, _rgb, _four_d, _missing_weights, _corrupt_weights, _nan_image,
-     _default_weights_missing, _radiograph],
+     _default_weights_missing, _radiograph, _radiograph_with_weights],
 )  # fmt: skip
 def test_expected_errors_are_one_line_notifications(
     make_napari_viewer, qtbot, tmp_path, tiny_weights, errors, monkeypatch, setup

@@ -154,6 +154,27 @@ def test_unreadable_file_is_listed_and_skipped(data_dir: Path, tmp_path: Path) -
     assert (tmp_path / "cache" / "manifest.json").is_file()
 
 
+def test_a_series_whose_header_names_another_modality_is_not_trained_on(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.data import build_manifest, split_items
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "io"))
+    from dicom_phantom import write_series
+
+    # Arrange: a radiograph series (MR-like intensities) among the MR files
+    arr = np.random.default_rng(2).integers(0, 900, (3, 40, 44)).astype(np.int16)
+    write_series(data_dir / "xray", arr, np.diag([2.0, 0.5, 0.5, 1.0]), modality="CR")
+    # Act
+    items = build_manifest(data_dir, tmp_path / "cache")["items"]
+    train, val = split_items(items, training_config_from_dict({}).data)
+    # Assert
+    modality = {it["key"].split("#")[0]: it["modality"] for it in items}
+    assert modality["xray"] == "CR"
+    assert not [it for it in train + val if it["key"].startswith("xray")]
+    assert len(train) + len(val) == 3
+
+
 def test_split_is_by_series_and_honours_explicit_lists() -> None:
     from training.data import split_items
 

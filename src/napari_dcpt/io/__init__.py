@@ -74,10 +74,11 @@ def other_modality(meta: dict) -> str:
 
     A radiograph (CR/DX), a nuclear-medicine or ultrasound image is not guessed as MR
     from its non-negative intensities: the header knows better, and no shipped model
-    was trained on it.
+    was trained on it. ``OT`` ("other", common on secondary captures of MR or CT) says
+    nothing, so such a series is still guessed.
     """
     stated = str(meta.get("modality") or "").strip().upper()
-    return "" if stated in ("", "MR", "CT") else stated
+    return "" if stated in ("", "MR", "CT", "OT") else stated
 
 
 def guess_modality(array: np.ndarray) -> str:

@@ -2,7 +2,7 @@
 
 The source headers are carried over slice by slice; identity (new series and
 instance UIDs), ImageType, descriptions, the series/content/creation dates (when the
-series is written), SoftwareVersions (this package added), geometry (from the
+series is written; none when anonymizing), SoftwareVersions (this package added), geometry (from the
 volume's affine through `napari_dcpt.io.geometry`) and the pixel encoding (16-bit,
 with a rescale chosen so that the restored values fit without clipping) are rewritten. The folder appears
 atomically (`napari_dcpt.io.atomic`): a failure leaves nothing behind.

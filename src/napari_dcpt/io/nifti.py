@@ -55,7 +55,11 @@ def read_nifti(path: Path, *, index: int | None = None) -> Volume:
     if scaled and img.header.get_data_dtype().itemsize <= 2:
         # nibabel applies scl_slope/inter in float64; up to 16-bit stored integers,
         # float32 holds every scaled value to its 24-bit precision in half the memory
-        data = data.astype(np.float32)
+        # (unless a wild slope overflows it: then float64 stays)
+        with np.errstate(over="ignore"):
+            single = data.astype(np.float32)
+        if np.isfinite(single).all() or not np.isfinite(data).all():
+            data = single
     # nibabel indexes (i, j, k) = (x, y, z); our arrays are (z, y, x).
     array = np.ascontiguousarray(data.T)
     affine = geometry.affine_from_nifti(img.affine)
@@ -138,9 +142,11 @@ def write_nifti(volume: Volume, path: Path) -> None:
 
     sform and qform both carry the affine (code 1, scanner); a source NIfTI header
     (intent, description, units) is reused when the volume came from NIfTI. A source
-    that stored scaled integers is written in its own integer type again, with a
-    scl_slope/inter that nibabel fits to the new values (at most half a step off), not
-    as the float the scaling produced in memory (4 to 8 times the size on disk).
+    that stored scaled 16- or 32-bit integers is written in its own integer type again,
+    with a scl_slope/inter that nibabel fits to the new values (at most half a step
+    off), not as the float the scaling produced in memory (twice the size on disk for
+    16-bit storage); scaled 8-bit storage is written as float32, since 256 levels
+    would undo the restoration.
     """
     import nibabel as nib
 
@@ -149,9 +155,10 @@ def write_nifti(volume: Volume, path: Path) -> None:
     header = volume.meta.get("nifti_header")
     hdr = header.copy() if isinstance(header, nib.Nifti1Header) else None
     img = nib.Nifti1Image(np.asarray(data), nifti_aff, header=hdr)
-    rescale = (
+    rescale = (  # 8-bit storage would leave 256 levels for the restored range: float32
         hdr is not None
         and bool(volume.meta.get("nifti_scaled_integers"))
+        and hdr.get_data_dtype().itemsize >= 2
         and volume.array.dtype.kind == "f"
     )
     if rescale:

@@ -468,7 +468,8 @@ class RestoreWidget(QWidget):
             kwargs["translate"] = tuple(t([result.preview_index, 0, 0]))
         suffix = "(preview)" if result.preview_index is not None else "(restored)"
         name = f"{base} {suffix}"
-        if suffix == "(preview)" and name in self.viewer.layers:
+        replaced = suffix == "(preview)" and name in self.viewer.layers
+        if replaced:
             self.viewer.layers.remove(name)  # a preview is replaced, never stacked
         new = self.viewer.add_image(result.data, name=name, metadata=metadata, **kwargs)
         new.contrast_limits = attrs["contrast_limits"]
@@ -485,7 +486,10 @@ class RestoreWidget(QWidget):
             )  # fmt: skip
         self.viewer.layers.selection.active = new
         if self.compare_check.isChecked():
-            self._on_compare(True)
+            # a new panel: refit; a replaced preview keeps the user's zoom and pan
+            self._grid().enabled = True
+            if not replaced:
+                self.viewer.reset_view()
 
     def _grid(self) -> Any:
         # napari 0.9 moved the grid to viewer.canvas; older versions have viewer.grid
@@ -495,9 +499,10 @@ class RestoreWidget(QWidget):
     def _on_compare(self, on: bool) -> None:
         """Before/after side by side (napari's grid mode), contrast linked at creation."""
         self._grid().enabled = on
-        # The camera keeps the one-image zoom otherwise, so each panel shows only the
-        # middle of its image (napari does not refit when the grid changes)
-        self.viewer.reset_view()
+        if on:
+            # The camera keeps the one-image zoom otherwise, so each panel shows only
+            # the middle of its image (napari does not refit when the grid changes)
+            self.viewer.reset_view()
 
     def _on_model_kind(self, *_: Any) -> None:
         use_file = self.model_combo.currentText() == FILE_MODEL

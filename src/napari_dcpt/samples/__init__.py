@@ -66,8 +66,8 @@ def save_comparison(before: Volume, after: Volume, path: Path, title: str = "") 
     for k, label in enumerate(PANEL_LABELS):
         draw.text((k * (panel + 4) + 3, 2), label, fill=255, font=font)
     if title:
-        while title and draw.textlength(title, font=font) > img.shape[1] - 6:
-            title = title[:-2] + "…"
+        while len(title) > 4 and draw.textlength(title, font=font) > img.shape[1] - 6:
+            title = title[:-4] + "..."  # ASCII: Pillow's bitmap default font has no "…"
         draw.text((3, 2 + line), title, fill=255, font=font)
     with atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")
