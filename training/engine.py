@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -357,7 +358,15 @@ def build_data(
     except ValueError as e:
         raise SystemExit(f"{d.root}: {e}") from None
     if not train_items:
-        raise SystemExit(f"no training volumes of modality {d.modality} under {d.root}")
+        others = Counter(it["modality"] for it in manifest["items"])
+        others.pop(d.modality, None)
+        found = ", ".join(f"{n} {m}" for m, n in sorted(others.items()))
+        unread = len(manifest["skipped"])
+        raise SystemExit(
+            f"no training volumes of modality {d.modality} under {d.root}"
+            + (f" (it holds {found})" if found else "")
+            + (f"; {unread} unreadable, see {cache_dir / 'manifest.json'}" if unread else "")
+        )
     if not val_items:  # too few volumes for a held-out split: validate on training ones
         val_items = train_items[:1]
     vocab = tuple(tdata.degradations().vocabulary(d.modality))

@@ -175,6 +175,23 @@ def test_a_series_whose_header_names_another_modality_is_not_trained_on(
     assert len(train) + len(val) == 3
 
 
+def test_a_root_without_the_modality_says_what_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.engine import build_data, setup_distributed
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "io"))
+    from dicom_phantom import write_series
+
+    arr = np.random.default_rng(2).integers(0, 900, (3, 40, 44)).astype(np.int16)
+    write_series(tmp_path / "data" / "xray", arr, np.diag([2.0, 0.5, 0.5, 1.0]), modality="CR")
+    cfg = training_config_from_dict({"data": {"root": str(tmp_path / "data")}})
+    with pytest.raises(
+        SystemExit, match=r"no training volumes of modality MR .* \(it holds 1 CR\)"
+    ):
+        build_data(cfg, tmp_path / "run", setup_distributed("cpu"))
+
+
 def test_split_is_by_series_and_honours_explicit_lists() -> None:
     from training.data import split_items
 
