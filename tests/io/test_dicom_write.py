@@ -96,6 +96,21 @@ def test_derived_series_is_dated_now_and_names_its_software(tmp_path, source):
     assert list(anon.SoftwareVersions) == ["VA10", f"napari-dcpt {napari_dcpt.__version__}"]
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("out.png", "cannot write .png files"), ("out.tar.gz", "cannot write .gz files"),
+     ("out.dcm", "a derived DICOM series is a folder")],
+)  # fmt: skip
+def test_a_file_name_is_not_taken_for_a_dicom_folder(tmp_path, source, name, problem):
+    from napari_dcpt import io
+
+    with pytest.raises(WriteError, match=problem):
+        io.write(source, tmp_path / name)
+    assert not (tmp_path / name).exists()
+    # a UID-named folder has dots but no file suffix: still a DICOM series
+    assert io.check_format(source, tmp_path / "1.2.840.10008.5") == "dicom"
+
+
 def test_integer_hu_round_trip_exactly_with_same_geometry_as_simpleitk(tmp_path, source):
     write_dicom_series(source, tmp_path / "out")
     back = read_dicom(tmp_path / "out")

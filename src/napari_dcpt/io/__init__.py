@@ -34,6 +34,12 @@ __all__ = [
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd")
 IMAGE_SUFFIXES = NIFTI_SUFFIXES + ITK_SUFFIXES
+# Output names that mean a file of a format this package does not write; anything else
+# without a known suffix names a DICOM series folder (UID-named folders have dots too).
+_FILE_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".npy", ".npz", ".mat",
+    ".h5", ".hdf5", ".zip", ".gz", ".tar", ".json", ".csv", ".txt", ".mgz", ".img", ".hdr",
+)  # fmt: skip
 
 
 def _suffix(path: Path) -> str:
@@ -191,6 +197,16 @@ def check_format(volume: Volume, path: str | os.PathLike[str]) -> str:
         return "nifti"
     if sfx in ITK_SUFFIXES:
         return "itk"
+    if sfx in (".dcm", ".ima"):
+        raise WriteError(
+            "a derived DICOM series is a folder of files; name a folder (no suffix)", out
+        )
+    if sfx in _FILE_SUFFIXES:  # would silently become a folder called "x.png"
+        raise WriteError(
+            f"cannot write {sfx} files: use .nii.gz, .nrrd or .mha, or a folder name "
+            "without a suffix for a DICOM series",
+            out,
+        )
     if not volume.meta.get("dicom_headers"):
         raise WriteError(
             "without a .nii, .nii.gz, .nrrd or .mha suffix the output is a DICOM series "
