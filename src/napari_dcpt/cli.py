@@ -398,11 +398,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     check_output(args.output, overwrite=args.overwrite, inputs=(args.input,))
     vol = _load_input(args)
     if vol.modality not in ("MR", "CT"):
-        stated = io.other_modality(vol.meta)
-        if stated:
-            raise OutOfScopeError(
-                f"the DICOM header says modality {stated}: pass --modality mr|ct", args.input
-            )
+        io.check_in_scope(vol.meta, args.input, "pass --modality mr|ct")
         raise DcptError("modality unknown: pass --modality mr|ct", args.input)
     try:
         record = sample_record(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from napari_dcpt.config import DEFAULT_BATCH, DEFAULT_TILE
-from napari_dcpt.errors import DcptError, OutOfScopeError, WeightsError
+from napari_dcpt.errors import DcptError, WeightsError
 from napari_dcpt.inference.normalise import Normaliser, normaliser_for
 from napari_dcpt.inference.report import SEVERITY_NAMES, DegradationReport, Finding
 from napari_dcpt.volume import Volume
@@ -231,19 +231,13 @@ def _modality(volume: Volume, model: LoadedModel | None, override: str | None) -
     """MR or CT: the override, the volume's own, else a weights file's for a volume
     whose modality nothing states (a NIfTI); a header naming another modality is
     refused even with weights, so a batch never runs an MR model on a radiograph."""
-    from napari_dcpt.io import other_modality
+    from napari_dcpt.io import check_in_scope
 
     mod = (override or volume.modality or "unknown").upper()
     if mod in ("MR", "CT"):
         return mod
     how = "(--modality mr|ct, or the widget's modality box)"
-    stated = other_modality(volume.meta)
-    if stated:
-        raise OutOfScopeError(
-            f"the DICOM header says modality {stated}, and the models restore MR and CT "
-            f"only: force one {how}",
-            volume.meta.get("path"),
-        )
+    check_in_scope(volume.meta, volume.meta.get("path"), f"force one {how}")
     if model is not None and model.modality in ("MR", "CT"):
         return model.modality
     raise DcptError(f"modality unknown: tell it {how}", volume.meta.get("path"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_dcpt.errors import DcptError, ReadError, WriteError
+from napari_dcpt.errors import DcptError, OutOfScopeError, ReadError, WriteError
 from napari_dcpt.io.atomic import atomic_path, check_output
 from napari_dcpt.volume import Volume
 
@@ -22,11 +22,13 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "InputItem",
     "check_format",
+    "check_in_scope",
     "detect_format",
     "discover",
     "guess_modality",
     "is_dicom_file",
     "list_series",
+    "other_modality",
     "read",
     "write",
 ]
@@ -85,6 +87,25 @@ def other_modality(meta: dict) -> str:
     """
     stated = str(meta.get("modality") or "").strip().upper()
     return "" if stated in ("", "MR", "CT", "OT") else stated
+
+
+def check_in_scope(meta: dict, source: object, hint: str) -> None:
+    """Refuse a volume whose DICOM header names a modality no model here restores.
+
+    One message for every front end; ``hint`` says how that front end forces MR or CT.
+
+    Raises
+    ------
+    OutOfScopeError
+        The header names CR, NM, US... (`other_modality`).
+    """
+    stated = other_modality(meta)
+    if stated:
+        raise OutOfScopeError(
+            f"the DICOM header says modality {stated}, and the models restore MR and CT "
+            f"only: {hint}",
+            source,
+        )
 
 
 def guess_modality(array: np.ndarray) -> str:

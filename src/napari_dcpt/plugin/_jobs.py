@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from napari_dcpt.config import InferenceConfig
-from napari_dcpt.errors import DcptError, OutOfScopeError, WeightsError
+from napari_dcpt.errors import DcptError, WeightsError
 from napari_dcpt.inference.report import DegradationReport
 from napari_dcpt.plugin._layers import KEY, layer_to_volume
 from napari_dcpt.volume import Volume
@@ -94,7 +94,7 @@ def resolve_modality(
     DcptError
         Nothing decides it and no weights file was chosen.
     """
-    from napari_dcpt.io import guess_modality, other_modality
+    from napari_dcpt.io import check_in_scope, guess_modality
 
     if choice in ("MR", "CT"):
         return choice, f"modality {choice} (chosen in the widget)"
@@ -103,13 +103,12 @@ def resolve_modality(
     if meta in ("MR", "CT"):
         source = "the reader's guess" if info.get("modality_guessed") else "the file"
         return meta, f"modality {meta} (from {source})"
-    stated = other_modality({"modality": info.get("header_modality")})
-    if stated:  # not even with a weights file: that would run an MR model on a radiograph
-        raise OutOfScopeError(
-            f"the DICOM header says modality {stated}; choose MR or CT in the Modality box "
-            "to restore it anyway",
-            name,
-        )
+    # before the weights file's modality: that would run an MR model on a radiograph
+    check_in_scope(
+        {"modality": info.get("header_modality")},
+        name,
+        "choose MR or CT in the Modality box to restore it anyway",
+    )
     guess = guess_modality(volume.array)
     if guess in ("MR", "CT"):
         return guess, f"modality {guess} guessed from intensities; set it above if wrong"
